@@ -1,0 +1,3 @@
+module github.com/pin-client/pin-client
+
+go 1.26
