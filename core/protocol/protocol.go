@@ -103,6 +103,15 @@ type RegisterNodeAck struct {
 	Message string   `json:"message"`
 }
 
+// MarshalJSON sends an empty list as [], never null.
+func (m RegisterNodeAck) MarshalJSON() ([]byte, error) {
+	type plain RegisterNodeAck
+	if m.Models == nil {
+		m.Models = []string{}
+	}
+	return json.Marshal(plain(m))
+}
+
 type UpdateWalletAck struct {
 	Success bool   `json:"success"`
 	Message string `json:"message"`
@@ -149,6 +158,15 @@ type InterviewRequest struct {
 	Model       string   `json:"model"`
 	Prompts     []Prompt `json:"prompts"`
 	TimeoutMs   int64    `json:"timeout_ms,omitempty"`
+}
+
+// MarshalJSON sends an empty list as [], never null.
+func (m InterviewRequest) MarshalJSON() ([]byte, error) {
+	type plain InterviewRequest
+	if m.Prompts == nil {
+		m.Prompts = []Prompt{}
+	}
+	return json.Marshal(plain(m))
 }
 
 // Prompt is one interview question. MaxTokens is kept on the wire but never applied (L8).
@@ -218,6 +236,15 @@ type ModelList struct {
 	Models []string `json:"models"`
 }
 
+// MarshalJSON sends an empty list as [], never null.
+func (m ModelList) MarshalJSON() ([]byte, error) {
+	type plain ModelList
+	if m.Models == nil {
+		m.Models = []string{}
+	}
+	return json.Marshal(plain(m))
+}
+
 type Heartbeat struct{}
 type Pong struct{}
 
@@ -264,6 +291,15 @@ type InterviewResult struct {
 	InterviewID string         `json:"interview_id"`
 	Model       string         `json:"model"`
 	Results     []PromptResult `json:"results"`
+}
+
+// MarshalJSON sends an empty list as [], never null.
+func (m InterviewResult) MarshalJSON() ([]byte, error) {
+	type plain InterviewResult
+	if m.Results == nil {
+		m.Results = []PromptResult{}
+	}
+	return json.Marshal(plain(m))
 }
 
 type PromptResult struct {

@@ -3,6 +3,8 @@ package protocol
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"time"
@@ -20,6 +22,10 @@ func (s Secret) Reveal() string { return s.v }
 
 // IsZero reports whether no secret is set.
 func (s Secret) IsZero() bool { return s.v == "" }
+
+// Format makes every fmt verb print "[redacted]"; without it %d or %x on a struct
+// holding a Secret would print the raw field.
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, "[redacted]") }
 
 func (s Secret) String() string               { return "[redacted]" }
 func (s Secret) GoString() string             { return "[redacted]" }
