@@ -122,9 +122,15 @@ func TestRules(t *testing.T) {
 		{"bad ttsUri", func(m map[string]any) { node(m, 0)["ttsUri"] = "ftp://x" }, `nodes[0].ttsUri: "ftp://x" is not an http(s) URL`, ""},
 		{"ttsModels without ttsUri", func(m map[string]any) { node(m, 1)["ttsModels"] = []string{"kokoro"} }, "",
 			"nodes[1].ttsModels: ignored because nodes[1].ttsUri is not set"},
-		{"tts prefix", func(m map[string]any) { node(m, 0)["ttsUri"] = "http://localhost:8880"; node(m, 0)["ttsModels"] = []string{"tts:kokoro"} }, "",
+		{"tts prefix", func(m map[string]any) {
+			node(m, 0)["ttsUri"] = "http://localhost:8880"
+			node(m, 0)["ttsModels"] = []string{"tts:kokoro"}
+		}, "",
 			`nodes[0].ttsModels[0]: "tts:kokoro" already has the "tts:" prefix`},
-		{"empty tts model", func(m map[string]any) { node(m, 0)["ttsUri"] = "http://localhost:8880"; node(m, 0)["ttsModels"] = []string{"a", ""} },
+		{"empty tts model", func(m map[string]any) {
+			node(m, 0)["ttsUri"] = "http://localhost:8880"
+			node(m, 0)["ttsModels"] = []string{"a", ""}
+		},
 			"nodes[0].ttsModels[1]: empty model name", ""},
 		{"negative price", func(m map[string]any) { node(m, 0)["pricePerThousandTokens"] = -0.5 }, "nodes[0].pricePerThousandTokens: -0.5 is negative", ""},
 		{"free is fine", func(m map[string]any) { node(m, 0)["pricePerThousandTokens"] = 0 }, "", ""},
