@@ -1,0 +1,85 @@
+package present
+
+import (
+	"time"
+
+	"github.com/pin-client/pin-client/core"
+)
+
+// Item identifies a tray menu entry; the app maps each to its action.
+type Item int
+
+const (
+	ItemSeparator Item = iota
+	ItemStatus         // the state in words; never enabled
+	ItemToggle         // Go online / Go offline
+	ItemReconnect      // Reconnect now, only while waiting to retry
+	ItemDashboard      // Open dashboard (or setup before the first run)
+	ItemAutostart      // Start at login, a checkbox
+	ItemService        // Install background service…
+	ItemQuit
+)
+
+// MenuItem is one tray menu entry. It is comparable, so a whole menu can be compared with
+// slices.Equal to skip rebuilding an unchanged tray.
+type MenuItem struct {
+	Item    Item
+	Label   string
+	Enabled bool
+	Checked bool
+}
+
+// MenuEnv is what the menu depends on besides the engine's status.
+type MenuEnv struct {
+	Configured         bool // setup has been saved (config and secret exist)
+	Autostart          bool // start at login is on
+	AutostartSupported bool // this OS has a start-at-login mechanism the app can manage
+	ServiceSupported   bool // the background service can be installed from here
+	Quitting           bool // Quit was chosen; waiting for running jobs to finish
+}
+
+// Menu returns the tray menu for s, top to bottom. The app rebuilds the tray from it on
+// each snapshot instead of mutating menu items.
+func Menu(s core.Status, env MenuEnv, now time.Time) []MenuItem {
+	sum := Summarize(s, now)
+	status := "PIN Client: " + sum.Title
+	if env.Quitting {
+		status = "PIN Client: quitting, " + drainingReason(s.InFlight)
+	}
+	items := []MenuItem{{Item: ItemStatus, Label: status}, {Item: ItemSeparator}}
+
+	toggle := MenuItem{Item: ItemToggle, Label: "Go offline", Enabled: true}
+	switch {
+	case !env.Configured:
+		toggle = MenuItem{Item: ItemToggle, Label: "Go online (finish setup first)"}
+	case s.State == core.StateOffline:
+		toggle = MenuItem{Item: ItemToggle, Label: "Go online", Enabled: true}
+	case s.State == core.StateDraining:
+		toggle = MenuItem{Item: ItemToggle, Label: "Going offline…"}
+	}
+	items = append(items, toggle)
+	switch s.State {
+	case core.StateReconnecting, core.StateAuthRejected, core.StateInterviewFailed:
+		items = append(items, MenuItem{Item: ItemReconnect, Label: "Reconnect now", Enabled: true})
+	}
+	dash := "Open dashboard"
+	if !env.Configured {
+		dash = "Open setup"
+	}
+	items = append(items,
+		MenuItem{Item: ItemDashboard, Label: dash, Enabled: true},
+		MenuItem{Item: ItemSeparator},
+		MenuItem{Item: ItemAutostart, Label: "Start at login", Enabled: env.AutostartSupported, Checked: env.Autostart},
+		MenuItem{Item: ItemService, Label: "Install background service…", Enabled: env.ServiceSupported && env.Configured},
+		MenuItem{Item: ItemSeparator},
+		MenuItem{Item: ItemQuit, Label: "Quit", Enabled: true},
+	)
+	if env.Quitting {
+		for i := range items {
+			if items[i].Item != ItemDashboard {
+				items[i].Enabled = false
+			}
+		}
+	}
+	return items
+}
