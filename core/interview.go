@@ -1,0 +1,175 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pin-client/pin-client/backends"
+	"github.com/pin-client/pin-client/core/protocol"
+)
+
+// startInterview runs a quality interview off the loops (L9). Interviews take no -n
+// permit (§8.3), run their prompts in order, uncapped (L8), and measure a real TTFT from
+// the stream (the original sent total/2, G10).
+func (s *session) startInterview(m *protocol.InterviewRequest) {
+	n := s.interviewNode(m)
+	s.log.Info("interview started", "tag", "interview", "node", n.cfg.Alias, "model", m.Model, "prompts", len(m.Prompts), "interview_id", m.InterviewID)
+	s.jobs.Add(1)
+	go func() {
+		defer s.jobs.Done()
+		ctx := s.linkCtx
+		if m.TimeoutMs > 0 { // the gateway stops waiting then; so do we (G10)
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, time.Duration(m.TimeoutMs)*time.Millisecond)
+			defer cancel()
+		}
+		res := &protocol.InterviewResult{InterviewID: m.InterviewID, Model: m.Model, Results: make([]protocol.PromptResult, 0, len(m.Prompts))}
+		for _, p := range m.Prompts {
+			r := s.interviewPrompt(ctx, n, m.Model, p)
+			res.Results = append(res.Results, r)
+			if r.Error != "" {
+				s.log.Warn("interview prompt failed", "tag", "interview", "node", n.cfg.Alias, "prompt", p.ID, "err", r.Error)
+			} else {
+				s.log.Info("interview prompt answered", "tag", "interview", "node", n.cfg.Alias, "prompt", p.ID,
+					"ttft_ms", r.TTFTMs, "total_ms", r.TotalMs, "tokens", r.TokensGenerated)
+			}
+		}
+		s.send(res)
+	}()
+}
+
+func (s *session) interviewPrompt(ctx context.Context, n *node, model string, p protocol.Prompt) protocol.PromptResult {
+	out := protocol.PromptResult{PromptID: p.ID}
+	if s.draining.Load() {
+		out.Error = errDraining.Error()
+		return out
+	}
+	msgs, _ := json.Marshal([]map[string]string{{"role": "user", "content": p.Prompt}})
+	ctx, cancel := context.WithTimeout(ctx, chatTimeout)
+	defer cancel()
+	start := time.Now()
+	var first time.Duration
+	res, err := n.backend.ChatStream(ctx, &backends.ChatRequest{Model: model, Messages: msgs}, func(backends.Delta) error {
+		if first == 0 {
+			first = max(time.Since(start), time.Nanosecond)
+		}
+		return nil
+	})
+	total := time.Since(start)
+	out.TotalMs = total.Milliseconds()
+	if err != nil {
+		out.Error = s.wireError(err, chatTimeout)
+		return out
+	}
+	if first == 0 {
+		first = total
+	}
+	out.TTFTMs = first.Milliseconds()
+	if len(res.Choices) > 0 {
+		out.Response = res.Choices[0].Message.Content
+	}
+	if res.Usage != nil {
+		out.TokensGenerated = res.Usage.CompletionTokens
+	}
+	return out
+}
+
+// interviewNode maps an interview to a node (G2): by the server id from
+// REGISTER_NODE_ACK, then by alias, then by the model, then the first node.
+func (s *session) interviewNode(m *protocol.InterviewRequest) *node {
+	e := s.e
+	s.mu.Lock()
+	i, ok := s.serverIDs[m.NodeID]
+	s.mu.Unlock()
+	if ok {
+		return e.nodes[i]
+	}
+	if i := s.nodeByAlias(m.NodeID); i >= 0 {
+		return e.nodes[i]
+	}
+	for _, n := range e.nodes {
+		if n.cfg.InterviewModel == m.Model && m.Model != "" {
+			return n
+		}
+	}
+	for _, n := range e.nodes {
+		if n.hasModel(m.Model) {
+			return n
+		}
+	}
+	return e.nodes[0]
+}
+
+func (s *session) nodeIndexByServerID(id string) int {
+	s.mu.Lock()
+	i, ok := s.serverIDs[id]
+	s.mu.Unlock()
+	if ok {
+		return i
+	}
+	return s.nodeByAlias(id)
+}
+
+var tierWords = map[string]string{
+	"verified": "top routing priority",
+	"standard": "normal routing",
+	"slow":     "budget routing only: faster hardware or a smaller model earns more",
+	"failed":   "blocked: the gateway will close the connection; run `pin-clientd selftest` to see why",
+}
+
+func (s *session) interviewComplete(m *protocol.InterviewComplete) {
+	words := tierWords[m.Tier]
+	if words == "" {
+		words = "unknown tier"
+	}
+	note := fmt.Sprintf("tier %s (%s): accuracy %.0f%%, %.1f tok/s", m.Tier, words, m.Accuracy, m.TokensPerSec)
+	if m.Reason != "" {
+		note += "; " + m.Reason
+	}
+	if i := s.nodeIndexByServerID(m.NodeID); i >= 0 {
+		s.e.updateNode(i, func(ns *NodeStatus) {
+			ns.Tier, ns.Accuracy, ns.TokensPerSec, ns.InterviewAt, ns.InterviewNote = m.Tier, m.Accuracy, m.TokensPerSec, time.Now(), note
+		})
+	}
+	lvl := s.log.Info
+	if m.Tier == "failed" {
+		lvl = s.log.Error
+	}
+	lvl("interview complete", "tag", "interview", "node_id", m.NodeID, "tier", m.Tier,
+		"accuracy_pct", m.Accuracy, "tokens_per_sec", m.TokensPerSec, "meaning", words, "reason", m.Reason)
+}
+
+func (s *session) interviewFailed(m *protocol.InterviewFailed) {
+	var b strings.Builder
+	b.WriteString("interview failed")
+	if m.Reason != "" {
+		fmt.Fprintf(&b, " (%s)", m.Reason)
+	}
+	if m.Message != "" {
+		fmt.Fprintf(&b, ": %s", m.Message)
+	}
+	if len(m.RequiredModels) > 0 {
+		fmt.Fprintf(&b, "; provide one of %s (e.g. `ollama pull %s`) or set interviewModel",
+			strings.Join(m.RequiredModels, ", "), m.RequiredModels[0])
+	}
+	var retry time.Duration
+	if m.RetryAfterSeconds != nil {
+		retry = time.Duration(*m.RetryAfterSeconds) * time.Second
+		fmt.Fprintf(&b, "; the gateway allows a retry in %s", retry.Round(time.Second))
+	}
+	note := b.String()
+	s.mu.Lock()
+	s.retryAfter = max(s.retryAfter, retry)
+	s.note = note
+	s.mu.Unlock()
+	if i := s.nodeIndexByServerID(m.NodeID); i >= 0 {
+		s.e.updateNode(i, func(ns *NodeStatus) {
+			ns.Tier, ns.InterviewAt, ns.InterviewNote = "failed", time.Now(), note
+		})
+	}
+	s.log.Error("interview failed", "tag", "interview", "node_id", m.NodeID, "reason", m.Reason,
+		"required_models", m.RequiredModels, "retry_after", retry, "message", m.Message)
+}

@@ -1,0 +1,354 @@
+package core
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pin-client/pin-client/backends"
+	"github.com/pin-client/pin-client/core/protocol"
+)
+
+// Errors that become job answers. wireError is the one place that maps errors to the
+// error text the gateway (and through it the consumer) sees.
+var (
+	errBusy     = errors.New("operator busy")
+	errDraining = errors.New("operator is going offline; send this request to another node")
+	errCanceled = errors.New("cancelled by the gateway")
+)
+
+func (s *session) wireError(err error, timeout time.Duration) string {
+	switch {
+	case errors.Is(err, errBusy):
+		return fmt.Sprintf("operator busy: %d jobs already waiting for a free slot (limit %d); retry on another node",
+			s.e.waiting.Load(), s.e.queueMax)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("backend did not finish within %s", timeout)
+	case s.linkCtx.Err() != nil:
+		return "gateway link lost mid-job"
+	}
+	return strings.ReplaceAll(err.Error(), "\n", " ")
+}
+
+// route picks the node for a model: one that advertised it, least loaded relative to
+// its capacity; otherwise the first node (G1).
+func (e *Engine) route(model string) *node {
+	var best *node
+	bestLoad := 2.0
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, n := range e.nodes {
+		if !n.hasModel(model) {
+			continue
+		}
+		load := float64(e.st.Nodes[n.idx].InFlight) / float64(max(1, n.cfg.Capacity))
+		if best == nil || load < bestLoad {
+			best, bestLoad = n, load
+		}
+	}
+	if best == nil {
+		return e.nodes[0]
+	}
+	return best
+}
+
+// admit reserves a place in the wait queue, or reports errBusy.
+func (e *Engine) admit() error {
+	if e.waiting.Add(1) > e.queueMax {
+		e.waiting.Add(-1)
+		e.update(func(st *Status) { st.Rejected++ })
+		return errBusy
+	}
+	return nil
+}
+
+// acquire waits for the node's capacity slot and then a global permit (node first, so
+// a job waiting on a full node never holds a global permit other nodes could use).
+// It consumes the place admit reserved. release undoes it.
+func (e *Engine) acquire(ctx context.Context, n *node) (release func(), err error) {
+	defer e.waiting.Add(-1)
+	select {
+	case n.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case e.permits <- struct{}{}:
+	case <-ctx.Done():
+		<-n.slots
+		return nil, ctx.Err()
+	}
+	return func() { <-e.permits; <-n.slots }, nil
+}
+
+// job is the bookkeeping shared by inference and TTS: one terminal answer per request.
+type job struct {
+	s       *session
+	id      string
+	n       *node
+	ctx     context.Context
+	cancel  context.CancelFunc
+	timeout time.Duration
+	start   time.Time
+}
+
+func (s *session) newJob(id string, n *node, timeout time.Duration) *job {
+	ctx, cancel := context.WithTimeout(s.linkCtx, timeout)
+	s.mu.Lock()
+	s.cancels[id] = cancel
+	s.mu.Unlock()
+	return &job{s: s, id: id, n: n, ctx: ctx, cancel: cancel, timeout: timeout, start: time.Now()}
+}
+
+func (j *job) done() {
+	j.cancel()
+	j.s.mu.Lock()
+	delete(j.s.cancels, j.id)
+	j.s.mu.Unlock()
+}
+
+// send delivers a terminal answer; if the link is gone it is lost (no resume protocol).
+func (s *session) send(m protocol.Message) {
+	if err := s.conn.Send(m); err != nil {
+		s.log.Warn("answer lost: gateway link closed", "type", m.MsgType())
+	}
+}
+
+func (s *session) startInference(m *protocol.InferenceRequest) {
+	e := s.e
+	num := e.requests.Add(1)
+	if m.RequestID == "" {
+		s.log.Warn("INFERENCE_REQUEST without request_id cannot be answered; ignored", "tag", "inference")
+		return
+	}
+	fail := func(err error) {
+		s.log.Warn("inference refused", "tag", "inference", "n", num, "request_id", m.RequestID, "err", err)
+		s.send(&protocol.InferenceError{RequestID: m.RequestID, Error: s.wireError(err, 0)})
+	}
+	p, err := parseInference(m.Payload)
+	if err != nil {
+		fail(err)
+		return
+	}
+	if s.draining.Load() {
+		fail(errDraining)
+		return
+	}
+	if err := e.admit(); err != nil {
+		fail(err)
+		return
+	}
+	n := e.route(p.Model)
+	timeout := chatTimeout
+	if p.Stream {
+		timeout = streamTimeout
+	}
+	j := s.newJob(m.RequestID, n, timeout)
+	s.log.Info("job queued", "tag", "inference", "n", num, "request_id", m.RequestID, "model", p.Model, "node", n.cfg.Alias, "stream", p.Stream)
+	s.jobs.Add(1)
+	go func() {
+		defer s.jobs.Done()
+		defer j.done()
+		j.runInference(num, p)
+	}()
+}
+
+func parseInference(raw json.RawMessage) (*protocol.InferencePayload, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, errors.New("invalid INFERENCE_REQUEST: payload missing or not a JSON object")
+	}
+	var p protocol.InferencePayload
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, fmt.Errorf("invalid INFERENCE_REQUEST payload: %v", err)
+	}
+	if p.Model == "" {
+		return nil, errors.New("invalid INFERENCE_REQUEST payload: model is empty")
+	}
+	if t := firstByte(p.Messages); t != '[' {
+		return nil, errors.New("invalid INFERENCE_REQUEST payload: messages must be a JSON array")
+	}
+	return &p, nil
+}
+
+func firstByte(b []byte) byte {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return c
+		}
+	}
+	return 0
+}
+
+func (j *job) runInference(num uint64, p *protocol.InferencePayload) {
+	s, e, n := j.s, j.s.e, j.n
+	release, err := e.acquire(j.ctx, n)
+	if err != nil {
+		j.finishInference(num, nil, err)
+		return
+	}
+	defer release()
+	e.updateNode(n.idx, func(ns *NodeStatus) { ns.InFlight++ })
+	req := &backends.ChatRequest{
+		Model: p.Model, Messages: p.Messages, Temperature: p.Temperature, MaxTokens: p.MaxTokens,
+		Tools: p.Tools, ToolChoice: p.ToolChoice,
+	}
+	var res *backends.ChatResult
+	if p.Stream {
+		idx := 0
+		res, err = n.backend.ChatStream(j.ctx, req, func(d backends.Delta) error {
+			err := s.conn.Send(&protocol.InferenceChunk{RequestID: j.id, Index: idx, Delta: d.Text, Kind: string(d.Kind)})
+			idx++
+			return err // a closed link aborts generation (L17)
+		})
+	} else {
+		res, err = n.backend.Chat(j.ctx, req)
+	}
+	e.updateNode(n.idx, func(ns *NodeStatus) { ns.InFlight-- })
+	j.finishInference(num, res, err)
+}
+
+func (j *job) finishInference(num uint64, res *backends.ChatResult, err error) {
+	s := j.s
+	if err == nil {
+		var body []byte
+		if body, err = json.Marshal(res); err == nil {
+			s.send(&protocol.InferenceResponse{RequestID: j.id, Result: body})
+		}
+	}
+	var usage backends.Usage
+	if res != nil && res.Usage != nil {
+		usage = *res.Usage
+	}
+	j.account(usage, err)
+	took := time.Since(j.start).Round(time.Millisecond)
+	if err != nil {
+		if j.ctx.Err() == context.Canceled && j.s.linkCtx.Err() == nil {
+			err = errCanceled
+		}
+		s.send(&protocol.InferenceError{RequestID: j.id, Error: s.wireError(err, j.timeout)})
+		s.log.Warn("job failed", "tag", "inference", "n", num, "request_id", j.id, "node", j.n.cfg.Alias, "took", took, "err", err)
+		return
+	}
+	if res.Incomplete {
+		s.log.Warn("backend stream ended without its done frame; the answer may be truncated", "tag", "inference", "n", num, "request_id", j.id)
+	}
+	s.log.Info("job done", "tag", "inference", "n", num, "request_id", j.id, "node", j.n.cfg.Alias, "took", took,
+		"prompt_tokens", usage.PromptTokens, "completion_tokens", usage.CompletionTokens)
+}
+
+// account adds a finished job to its node's totals.
+func (j *job) account(u backends.Usage, err error) {
+	price := j.n.cfg.Price()
+	j.s.e.updateNode(j.n.idx, func(ns *NodeStatus) {
+		if err != nil {
+			ns.Failed++
+			return
+		}
+		ns.Served++
+		ns.PromptTokens += uint64(max(0, u.PromptTokens))
+		ns.CompletionTokens += uint64(max(0, u.CompletionTokens))
+		ns.Earnings += float64(max(0, u.PromptTokens)+max(0, u.CompletionTokens)) / 1000 * price
+	})
+}
+
+// ---- TTS (§9) ----
+
+func (s *session) startTTS(m *protocol.TTSRequest) {
+	e := s.e
+	num := e.requests.Add(1)
+	if m.RequestID == "" {
+		s.log.Warn("TTS_REQUEST without request_id cannot be answered; ignored", "tag", "inference")
+		return
+	}
+	fail := func(err error) {
+		s.log.Warn("tts refused", "tag", "inference", "n", num, "request_id", m.RequestID, "err", err)
+		s.send(&protocol.TTSError{RequestID: m.RequestID, Error: s.wireError(err, 0)})
+	}
+	var p protocol.TTSPayload
+	if len(m.Payload) == 0 || json.Unmarshal(m.Payload, &p) != nil || firstByte(m.Payload) != '{' {
+		fail(errors.New("invalid TTS_REQUEST payload: expected an object with model and input"))
+		return
+	}
+	n := e.routeTTS(p.Model)
+	if n == nil {
+		fail(errors.New("no TTS backend configured on this operator"))
+		return
+	}
+	if s.draining.Load() {
+		fail(errDraining)
+		return
+	}
+	if err := e.admit(); err != nil {
+		fail(err)
+		return
+	}
+	if p.Voice == "" {
+		p.Voice = "default"
+	}
+	if p.ResponseFormat == "" {
+		p.ResponseFormat = "mp3"
+	}
+	j := s.newJob(m.RequestID, n, ttsTimeout)
+	s.log.Info("tts queued", "tag", "inference", "n", num, "request_id", m.RequestID, "model", p.Model, "node", n.cfg.Alias)
+	s.jobs.Add(1)
+	go func() {
+		defer s.jobs.Done()
+		defer j.done()
+		j.runTTS(num, &p)
+	}()
+}
+
+// routeTTS: a node whose ttsModels lists the model, else the first node with a ttsUri.
+func (e *Engine) routeTTS(model string) *node {
+	var first *node
+	for _, n := range e.nodes {
+		if n.speaker == nil {
+			continue
+		}
+		for _, m := range n.cfg.TTSModels {
+			if m == model {
+				return n
+			}
+		}
+		if first == nil {
+			first = n
+		}
+	}
+	return first
+}
+
+func (j *job) runTTS(num uint64, p *protocol.TTSPayload) {
+	s, e, n := j.s, j.s.e, j.n
+	release, err := e.acquire(j.ctx, n)
+	var sp *backends.Speech
+	if err == nil {
+		e.updateNode(n.idx, func(ns *NodeStatus) { ns.InFlight++ })
+		sp, err = n.speaker.Speech(j.ctx, &backends.SpeechRequest{
+			Model: p.Model, Input: p.Input, Voice: p.Voice, ResponseFormat: p.ResponseFormat, Speed: p.Speed,
+		})
+		e.updateNode(n.idx, func(ns *NodeStatus) { ns.InFlight-- })
+		release()
+	}
+	if err == nil && len(sp.Audio) == 0 {
+		err = errors.New("TTS backend returned no audio")
+	}
+	j.account(backends.Usage{}, err)
+	if err != nil {
+		s.send(&protocol.TTSError{RequestID: j.id, Error: s.wireError(err, j.timeout)})
+		s.log.Warn("tts failed", "tag", "inference", "n", num, "request_id", j.id, "err", err)
+		return
+	}
+	ct := sp.ContentType
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	s.send(&protocol.TTSResponse{RequestID: j.id, Result: protocol.TTSResult{
+		Model: p.Model, Voice: p.Voice, Format: p.ResponseFormat, ContentType: ct,
+		Bytes: len(sp.Audio), AudioB64: base64.StdEncoding.EncodeToString(sp.Audio),
+	}})
+	s.log.Info("tts done", "tag", "inference", "n", num, "request_id", j.id, "bytes", len(sp.Audio), "took", time.Since(j.start).Round(time.Millisecond))
+}

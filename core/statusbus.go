@@ -1,0 +1,163 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// bus publishes immutable Status snapshots to subscribers, coalesced: each subscriber
+// has a one-slot channel holding the latest snapshot it has not read.
+type bus struct {
+	cur  atomic.Pointer[Status]
+	mu   sync.Mutex
+	subs map[chan Status]struct{} // guarded by mu
+}
+
+func (b *bus) load() Status {
+	if s := b.cur.Load(); s != nil {
+		return *s
+	}
+	return Status{}
+}
+
+func (b *bus) publish(s Status) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.cur.Store(&s)
+	for ch := range b.subs {
+		select { // replace an unread snapshot with the newer one
+		case <-ch:
+		default:
+		}
+		ch <- s
+	}
+}
+
+func (b *bus) subscribe(ctx context.Context) <-chan Status {
+	ch := make(chan Status, 1)
+	b.mu.Lock()
+	if b.subs == nil {
+		b.subs = make(map[chan Status]struct{})
+	}
+	b.subs[ch] = struct{}{}
+	if s := b.cur.Load(); s != nil {
+		ch <- *s
+	}
+	b.mu.Unlock()
+	out := make(chan Status)
+	go func() {
+		defer close(out)
+		defer func() {
+			b.mu.Lock()
+			delete(b.subs, ch)
+			b.mu.Unlock()
+		}()
+		for {
+			select {
+			case s := <-ch:
+				select {
+				case out <- s:
+				case <-ctx.Done():
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// logRing keeps the last n log records (Info and above) for Status.Log. It is a
+// slog.Handler that forwards everything to next.
+type logRing struct {
+	next     slog.Handler
+	attrs    string // preformatted attributes of With
+	shared   *ringState
+	onRecord func()
+}
+
+type ringState struct {
+	mu    sync.Mutex
+	lines []LogLine // guarded by mu; ring of cap n
+	start int       // guarded by mu
+	n     int
+}
+
+func newLogRing(next slog.Handler, n int, onRecord func()) *logRing {
+	return &logRing{next: next, shared: &ringState{n: n}, onRecord: onRecord}
+}
+
+func (h *logRing) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelInfo || h.next.Enabled(ctx, l)
+}
+
+func (h *logRing) Handle(ctx context.Context, r slog.Record) error {
+	var err error
+	if h.next.Enabled(ctx, r.Level) {
+		err = h.next.Handle(ctx, r)
+	}
+	if r.Level < slog.LevelInfo {
+		return err
+	}
+	var sb strings.Builder
+	sb.WriteString(r.Message)
+	sb.WriteString(h.attrs)
+	r.Attrs(func(a slog.Attr) bool {
+		writeAttr(&sb, "", a)
+		return true
+	})
+	h.shared.add(LogLine{Time: r.Time, Level: r.Level, Message: sb.String()})
+	if h.onRecord != nil {
+		h.onRecord()
+	}
+	return err
+}
+
+func writeAttr(sb *strings.Builder, prefix string, a slog.Attr) {
+	v := a.Value.Resolve()
+	if v.Kind() == slog.KindGroup {
+		for _, g := range v.Group() {
+			writeAttr(sb, prefix+a.Key+".", g)
+		}
+		return
+	}
+	fmt.Fprintf(sb, " %s%s=%v", prefix, a.Key, v.Any())
+}
+
+func (h *logRing) WithAttrs(as []slog.Attr) slog.Handler {
+	var sb strings.Builder
+	sb.WriteString(h.attrs)
+	for _, a := range as {
+		writeAttr(&sb, "", a)
+	}
+	return &logRing{next: h.next.WithAttrs(as), attrs: sb.String(), shared: h.shared, onRecord: h.onRecord}
+}
+
+// WithGroup keeps the ring flat: grouped attributes are shown with their plain keys.
+func (h *logRing) WithGroup(name string) slog.Handler {
+	return &logRing{next: h.next.WithGroup(name), attrs: h.attrs, shared: h.shared, onRecord: h.onRecord}
+}
+
+func (s *ringState) add(l LogLine) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.lines) < s.n {
+		s.lines = append(s.lines, l)
+		return
+	}
+	s.lines[s.start] = l
+	s.start = (s.start + 1) % s.n
+}
+
+func (s *ringState) snapshot() []LogLine {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]LogLine, 0, len(s.lines))
+	out = append(out, s.lines[s.start:]...)
+	return append(out, s.lines[:s.start]...)
+}

@@ -1,0 +1,396 @@
+package transport
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pin-client/pin-client/core/protocol"
+)
+
+var jsonUnmarshal = json.Unmarshal
+
+// maxFrame bounds one downlink SSE frame (a job with a long conversation can be large).
+const maxFrame = 64 << 20
+
+// sseConn is the SSE transport: one signed GET downlink read by one reader goroutine,
+// and one uplink worker that drains the data queue with chunk coalescing (§10.3).
+// Register, Heartbeat and AdvertiseModels POST directly from the caller, so a busy
+// uplink never delays the lease renewal (the production eviction incident of §10.3).
+type sseConn struct {
+	o      Options
+	log    *slog.Logger
+	base   string
+	hc     *http.Client
+	token  string
+	linkCx context.Context // cancelled by Close; parent of every request
+	cancel context.CancelFunc
+
+	in   *inbox
+	q    *outQueue
+	once sync.Once
+	wg   sync.WaitGroup
+}
+
+// NewHTTPClient is the per-session SSE client: connect and TLS timeouts only, no overall
+// timeout (a 60 s total timeout once killed healthy streams, L15).
+func NewHTTPClient() *http.Client {
+	d := &net.Dialer{Timeout: ConnectTimeout, KeepAlive: 30 * time.Second}
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
+		TLSHandshakeTimeout:   ConnectTimeout,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConnsPerHost:   8,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}}
+}
+
+// DialSSE opens the downlink (GET {base}/stream/connect) and returns once the gateway
+// answered 2xx with a stream token.
+func DialSSE(ctx context.Context, o Options) (Conn, error) {
+	c := &sseConn{o: o, log: o.logger().With("transport", SSE), base: HTTPBase(o.ServerURL), hc: o.HTTPClient}
+	if c.hc == nil {
+		c.hc = NewHTTPClient()
+	}
+	c.linkCx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	// The dial is bounded by ctx and by the connect timeout; the stream after it is not.
+	stopDial := context.AfterFunc(ctx, c.cancel)
+	timer := time.AfterFunc(ConnectTimeout, c.cancel)
+	resp, err := c.connect()
+	timer.Stop()
+	stopDial()
+	if err != nil {
+		c.cancel()
+		return nil, err
+	}
+	c.in, c.q = newInbox(), newOutQueue()
+	c.wg.Add(2)
+	go c.readLoop(resp.Body)
+	go c.uplinkLoop()
+	return c, nil
+}
+
+func (c *sseConn) connect() (*http.Response, error) {
+	req, err := http.NewRequestWithContext(c.linkCx, http.MethodGet, c.base+"/stream/connect", nil)
+	if err != nil {
+		return nil, fmt.Errorf("serverUrl %q: %w", redactURL(c.o.ServerURL), err)
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	c.sign(req)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, &HandshakeError{fmt.Errorf("connect to %s: %w", redactURL(c.base), err)}
+	}
+	if resp.StatusCode/100 != 2 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			return nil, fmt.Errorf("%w (%s)", ErrAuthRejected, statusExcerpt(resp, body))
+		}
+		return nil, &HandshakeError{fmt.Errorf("connect to %s: %s", redactURL(c.base), statusExcerpt(resp, body))}
+	}
+	c.token = resp.Header.Get("X-PIN-Stream-Token")
+	if c.token == "" {
+		resp.Body.Close()
+		return nil, &HandshakeError{errors.New("gateway answered without an X-PIN-Stream-Token header")}
+	}
+	tok := c.token
+	if len(tok) > 8 {
+		tok = tok[:8]
+	}
+	c.log.Debug("stream connected", "token_prefix", tok)
+	return resp, nil
+}
+
+func (c *sseConn) sign(req *http.Request) {
+	ts, sig := protocol.Sign(c.o.ClientID, c.o.Secret, c.o.now())
+	req.Header.Set("X-PIN-Client-Id", c.o.ClientID)
+	req.Header.Set("X-PIN-Timestamp", ts)
+	req.Header.Set("X-PIN-Signature", sig)
+}
+
+func (c *sseConn) Transport() string { return SSE }
+
+func (c *sseConn) Recv(ctx context.Context) (protocol.Message, error) { return c.in.recv(ctx) }
+
+func (c *sseConn) Close() error {
+	c.once.Do(func() {
+		c.cancel()
+		c.q.close()
+	})
+	c.wg.Wait()
+	return nil
+}
+
+func (c *sseConn) Send(m protocol.Message) error { return c.q.push(m, false) }
+
+func (c *sseConn) Register(ctx context.Context, n protocol.RegisterNode) error {
+	body, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	return c.post(ctx, "/stream/register", body, nil)
+}
+
+func (c *sseConn) Heartbeat(ctx context.Context) error {
+	if err := c.post(ctx, "/stream/heartbeat", []byte("{}"), nil); err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	return nil
+}
+
+func (c *sseConn) AdvertiseModels(ctx context.Context, models []string) error {
+	names := make([]string, 0, len(models))
+	for _, m := range models {
+		if strings.ContainsAny(m, ",\r\n") { // the header is comma-joined (G12)
+			c.log.Warn("model name cannot be advertised over SSE: it contains a comma or newline", "model", m)
+			continue
+		}
+		names = append(names, m)
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	h := http.Header{"X-PIN-Models": {strings.Join(names, ",")}}
+	if err := c.post(ctx, "/stream/heartbeat", nil, h); err != nil {
+		return fmt.Errorf("advertise models: %w", err)
+	}
+	return nil
+}
+
+func (c *sseConn) UpdateWallet(context.Context, string) error { return ErrUnsupported }
+
+// post sends one signed uplink POST with its own 30 s deadline. A nil body sends no
+// body and no Content-Type (the models re-assertion).
+func (c *sseConn) post(ctx context.Context, path string, body []byte, h http.Header) error {
+	ctx, cancel := context.WithTimeout(ctx, PostTimeout)
+	defer cancel()
+	stop := context.AfterFunc(c.linkCx, cancel)
+	defer stop()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("X-PIN-Stream-Token", c.token)
+	c.sign(req)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if c.linkCx.Err() != nil {
+			return ErrClosed
+		}
+		return fmt.Errorf("POST %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("POST %s: %s", path, statusExcerpt(resp, b))
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return nil
+}
+
+// readLoop parses the downlink until it ends. Frames are split at "\n\n" on bytes, so
+// a multibyte character split across reads is never corrupted (G8).
+func (c *sseConn) readLoop(body io.ReadCloser) {
+	defer c.wg.Done()
+	defer body.Close()
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 0, 64<<10), maxFrame)
+	sc.Split(splitFrames)
+	for sc.Scan() {
+		payload := framePayload(sc.Bytes())
+		if payload == nil {
+			continue
+		}
+		m, err := decodeDownlink(payload)
+		if err != nil {
+			c.log.Warn("skipping downlink event that does not parse", "err", err)
+			continue
+		}
+		if e, ok := m.(*protocol.Error); ok {
+			c.in.finish(&RejectedError{Message: e.Message})
+			go c.Close()
+			return
+		}
+		if _, ok := m.(*protocol.Ping); ok { // SSE: ignored (§5.2)
+			continue
+		}
+		if !c.in.deliver(m, c.linkCx.Done()) {
+			c.in.finish(ErrClosed)
+			return
+		}
+	}
+	err := sc.Err()
+	switch {
+	case c.linkCx.Err() != nil:
+		err = ErrClosed
+	case err == nil:
+		err = io.EOF
+	default:
+		err = fmt.Errorf("downlink: %w", err)
+	}
+	c.in.finish(err)
+}
+
+// splitFrames is a bufio.SplitFunc cutting at the literal "\n\n" (§2.3).
+func splitFrames(data []byte, atEOF bool) (int, []byte, error) {
+	if i := bytes.Index(data, []byte("\n\n")); i >= 0 {
+		return i + 2, data[:i], nil
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
+}
+
+// framePayload returns a frame's event payload: the data lines joined by "\n", or the
+// event name when there is no data; nil when the frame carries neither (comments).
+func framePayload(frame []byte) []byte {
+	var event, data []byte
+	hasData := false
+	for len(frame) > 0 {
+		line := frame
+		if i := bytes.IndexByte(frame, '\n'); i >= 0 {
+			line, frame = frame[:i], frame[i+1:]
+		} else {
+			frame = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		switch {
+		case bytes.HasPrefix(line, []byte("data: ")):
+			if hasData {
+				data = append(data, '\n')
+			}
+			data = append(data, line[len("data: "):]...)
+			hasData = true
+		case bytes.HasPrefix(line, []byte("event: ")):
+			event = line[len("event: "):]
+		}
+	}
+	if len(data) > 0 {
+		return data
+	}
+	if len(event) > 0 {
+		return append([]byte(nil), event...)
+	}
+	return nil
+}
+
+// uplinkLoop is the single uplink worker: it wakes, takes everything queued, coalesces
+// adjacent chunks, and POSTs in queue order, so a request's chunks always precede its
+// result.
+func (c *sseConn) uplinkLoop() {
+	defer c.wg.Done()
+	var batch []protocol.Message
+	for {
+		select {
+		case <-c.q.wake:
+		case <-c.linkCx.Done():
+			return
+		}
+		var ok bool
+		batch, ok = c.q.take(batch[:0])
+		if !ok {
+			return
+		}
+		for _, m := range coalesce(batch) {
+			if c.linkCx.Err() != nil {
+				return
+			}
+			path, body, err := uplinkBody(m)
+			if err != nil {
+				c.log.Error("cannot send uplink message", "type", m.MsgType(), "err", err)
+				continue
+			}
+			if err := c.post(c.linkCx, path, body, nil); err != nil && !errors.Is(err, ErrClosed) {
+				c.log.Warn("uplink POST failed", "type", m.MsgType(), "err", err)
+			}
+		}
+		clear(batch)
+	}
+}
+
+// coalesce merges adjacent INFERENCE_CHUNKs of the same request and kind, keeping the
+// first index, up to MaxCoalesce bytes of delta (§10.3). It reuses batch's storage.
+func coalesce(batch []protocol.Message) []protocol.Message {
+	out := batch[:0]
+	var last *protocol.InferenceChunk // a merge copy owned by out, or nil
+	for _, m := range batch {
+		ch, ok := m.(*protocol.InferenceChunk)
+		if !ok {
+			out = append(out, m)
+			last = nil
+			continue
+		}
+		if last != nil && last.RequestID == ch.RequestID && last.Kind == ch.Kind &&
+			len(last.Delta)+len(ch.Delta) <= MaxCoalesce {
+			last.Delta += ch.Delta
+			continue
+		}
+		cp := *ch
+		last = &cp
+		out = append(out, last)
+	}
+	return out
+}
+
+type resultBody struct {
+	RequestID string `json:"request_id"`
+	Result    any    `json:"result"`
+}
+
+type errorPayload struct {
+	Error string `json:"error"`
+}
+
+// uplinkBody maps an envelope to its SSE endpoint and body: "the payload, not the
+// envelope" (§4.4, L14).
+func uplinkBody(m protocol.Message) (path string, body []byte, err error) {
+	var v any
+	switch m := m.(type) {
+	case *protocol.InferenceChunk:
+		if m.Kind == "" {
+			cp := *m
+			cp.Kind = "content"
+			m = &cp
+		}
+		b, err := json.Marshal(m)
+		return "/stream/chunk", b, err
+	case *protocol.InferenceResponse:
+		v = resultBody{m.RequestID, m.Result}
+	case *protocol.InferenceError:
+		v = resultBody{m.RequestID, errorPayload{m.Error}}
+	case *protocol.TTSResponse:
+		v = resultBody{m.RequestID, m.Result}
+	case *protocol.TTSError:
+		v = resultBody{m.RequestID, errorPayload{m.Error}}
+	case *protocol.InterviewResult:
+		v = resultBody{"", m}
+	default:
+		return "", nil, fmt.Errorf("unhandled SSE uplink type %s", m.MsgType())
+	}
+	body, err = json.Marshal(v)
+	return "/stream/result", body, err
+}
