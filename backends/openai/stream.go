@@ -1,0 +1,334 @@
+package openai
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pin-client/pin-client/backends"
+	"github.com/pin-client/pin-client/backends/internal/linescan"
+	"github.com/pin-client/pin-client/backends/internal/wire"
+)
+
+// chunk is one SSE data payload of a streamed chat completion. Unknown fields are
+// ignored; JSON null leaves a string field empty.
+type chunk struct {
+	Model   string `json:"model"`
+	Choices []struct {
+		Delta struct {
+			Content          string          `json:"content"`
+			ReasoningContent string          `json:"reasoning_content"`
+			Reasoning        json.RawMessage `json:"reasoning"` // a string on the servers we know; anything else is ignored
+			ToolCalls        []toolFragment  `json:"tool_calls"`
+		} `json:"delta"`
+		FinishReason *string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage *backends.Usage `json:"usage"`
+	Error json.RawMessage `json:"error"`
+}
+
+// toolFragment is one piece of a streamed tool call (§6.4).
+type toolFragment struct {
+	Index    *int   `json:"index"`
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Function struct {
+		Name      string          `json:"name"`
+		Arguments json.RawMessage `json:"arguments"` // a string shard; a whole JSON value is accepted too
+	} `json:"function"`
+}
+
+// toolCall is an assembled call; field order is the wire order.
+type toolCall struct {
+	ID       string       `json:"id,omitempty"`
+	Type     string       `json:"type"`
+	Function toolFunction `json:"function"`
+}
+
+type toolFunction struct {
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
+}
+
+type toolEntry struct {
+	id, typ, name string
+	args          strings.Builder
+}
+
+// serverError is an error payload inside a 200 stream.
+type serverError struct{ msg string }
+
+func (e *serverError) Error() string { return "server reported an error mid-stream: " + e.msg }
+
+const maxWarnings = 3
+
+var (
+	dataPrefix  = []byte("data:")
+	errorPrefix = []byte("error:") // llama.cpp's "error: {…}" SSE line
+	doneMarker  = []byte("[DONE]")
+)
+
+// parser turns an SSE chat-completion stream into deltas and a result.
+type parser struct {
+	log     *slog.Logger
+	onDelta func(backends.Delta) error
+
+	model    string
+	content  strings.Builder
+	thinking strings.Builder
+	tools    map[int]*toolEntry
+	lastTool int
+	finish   string
+	usage    *backends.Usage
+	sawDone  bool
+
+	start                         time.Time
+	lines, events, malformed      int
+	contentDeltas, thinkingDeltas int
+	firstDelta                    bool
+}
+
+func newParser(log *slog.Logger, model string, onDelta func(backends.Delta) error) *parser {
+	return &parser{log: log, onDelta: onDelta, model: model, start: time.Now(), lastTool: -1}
+}
+
+// run reads r to its end ([DONE] does not end the read). It returns nil at a clean end
+// of input, *wire.Aborted when onDelta failed, *serverError for an error payload, or the
+// read error.
+func (p *parser) run(r io.Reader) error {
+	sc := linescan.New(r, 0)
+	for {
+		line, err := sc.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err == linescan.ErrTooLong {
+			p.lines++
+			p.skip("stream line longer than the limit", nil)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		p.lines++
+		if err := p.line(line); err != nil {
+			return err
+		}
+	}
+}
+
+// line handles one SSE line. Only data: lines carry chunks; blank lines, comments
+// (":…") and other fields (event:, id:, retry:) are skipped.
+func (p *parser) line(line []byte) error {
+	line = bytes.TrimSpace(line)
+	var payload []byte
+	switch {
+	case bytes.HasPrefix(line, dataPrefix):
+		payload = bytes.TrimSpace(line[len(dataPrefix):])
+	case bytes.HasPrefix(line, errorPrefix):
+		msg := wire.ErrorMessage(bytes.TrimSpace(line[len(errorPrefix):]))
+		if msg == "" {
+			msg = string(bytes.TrimSpace(line[len(errorPrefix):]))
+		}
+		return &serverError{msg: wire.Excerpt(msg, wire.ExcerptLimit)}
+	default:
+		return nil
+	}
+	if len(payload) == 0 {
+		return nil
+	}
+	if bytes.Equal(payload, doneMarker) {
+		p.sawDone = true
+		return nil
+	}
+	p.events++
+	var c chunk
+	if err := json.Unmarshal(payload, &c); err != nil {
+		p.skip("skipped malformed stream event", err)
+		return nil
+	}
+	if msg := wire.ErrorText(c.Error); msg != "" && len(c.Choices) == 0 {
+		return &serverError{msg: msg}
+	}
+	if c.Model != "" {
+		p.model = c.Model
+	}
+	if c.Usage != nil {
+		p.usage = c.Usage
+	}
+	if len(c.Choices) == 0 { // e.g. the usage-only final frame
+		return nil
+	}
+	ch := &c.Choices[0]
+	if ch.FinishReason != nil && *ch.FinishReason != "" {
+		p.finish = *ch.FinishReason
+	}
+	d := &ch.Delta
+	thinking := d.ReasoningContent
+	if thinking == "" {
+		thinking = jsonString(d.Reasoning)
+	}
+	if thinking != "" {
+		if err := p.emit(backends.KindThinking, thinking); err != nil {
+			return err
+		}
+	}
+	for i := range d.ToolCalls {
+		p.merge(&d.ToolCalls[i])
+	}
+	if d.Content != "" {
+		if err := p.emit(backends.KindContent, d.Content); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// merge folds one tool-call fragment into its entry (§6.4). A fragment without index
+// belongs to the last entry (index 0 at first), unless it brings an id other than that
+// entry's: then it starts the next call (servers that number nothing).
+func (p *parser) merge(f *toolFragment) {
+	var idx int
+	switch {
+	case f.Index != nil:
+		idx = *f.Index
+	case p.lastTool < 0:
+		idx = 0
+	default:
+		idx = p.lastTool
+		if e := p.tools[idx]; e != nil && f.ID != "" && e.id != "" && f.ID != e.id {
+			idx = p.maxTool() + 1
+		}
+	}
+	if p.tools == nil {
+		p.tools = make(map[int]*toolEntry)
+	}
+	e := p.tools[idx]
+	if e == nil {
+		e = &toolEntry{typ: "function"}
+		p.tools[idx] = e
+	}
+	p.lastTool = idx
+	if f.ID != "" {
+		e.id = f.ID
+	}
+	if f.Type != "" {
+		e.typ = f.Type
+	}
+	if f.Function.Name != "" {
+		e.name = f.Function.Name
+	}
+	if args := bytes.TrimSpace(f.Function.Arguments); wire.Present(args) {
+		if args[0] == '"' {
+			var s string
+			if json.Unmarshal(args, &s) == nil {
+				e.args.WriteString(s)
+			}
+		} else {
+			e.args.Write(args) // a whole JSON value instead of a shard
+		}
+	}
+}
+
+func (p *parser) maxTool() int {
+	m := -1
+	for k := range p.tools {
+		m = max(m, k)
+	}
+	return m
+}
+
+func (p *parser) emit(kind backends.DeltaKind, text string) error {
+	if kind == backends.KindThinking {
+		p.thinking.WriteString(text)
+		p.thinkingDeltas++
+	} else {
+		p.content.WriteString(text)
+		p.contentDeltas++
+	}
+	if !p.firstDelta {
+		p.firstDelta = true
+		p.log.Debug("first delta", "kind", string(kind), "elapsed", time.Since(p.start))
+	}
+	if p.onDelta == nil {
+		return nil
+	}
+	if err := p.onDelta(backends.Delta{Kind: kind, Text: text}); err != nil {
+		return &wire.Aborted{Err: err}
+	}
+	return nil
+}
+
+// skip counts an event that could not be used and warns about the first few. The
+// event's text is never logged: it may hold answer content.
+func (p *parser) skip(msg string, err error) {
+	p.malformed++
+	if p.malformed <= maxWarnings {
+		p.log.Warn(msg, "line", p.lines, "err", err)
+	}
+}
+
+// complete reports whether the server said the answer ended (a finish_reason or
+// [DONE]); a stream with neither was cut short.
+func (p *parser) complete() bool { return p.finish != "" || p.sawDone }
+
+// result builds the answer from everything seen.
+func (p *parser) result() *backends.ChatResult {
+	finish := p.finish
+	if finish == "" {
+		finish = "stop"
+	}
+	res := &backends.ChatResult{
+		Choices: []backends.Choice{{
+			Message: backends.Message{
+				Role:     "assistant",
+				Content:  p.content.String(),
+				Thinking: p.thinking.String(),
+			},
+			FinishReason: finish,
+		}},
+		Usage:      fixUsage(p.usage),
+		Model:      p.model,
+		Incomplete: !p.complete(),
+	}
+	if len(p.tools) > 0 {
+		keys := make([]int, 0, len(p.tools))
+		for k := range p.tools {
+			keys = append(keys, k)
+		}
+		sort.Ints(keys)
+		calls := make([]toolCall, 0, len(keys))
+		for _, k := range keys {
+			e := p.tools[k]
+			calls = append(calls, toolCall{ID: e.id, Type: e.typ, Function: toolFunction{Name: e.name, Arguments: e.args.String()}})
+		}
+		b, err := wire.Encode(calls)
+		if err == nil {
+			res.Choices[0].Message.ToolCalls = b
+		}
+	}
+	return res
+}
+
+// logEnd writes the end-of-stream diagnostics (L20).
+func (p *parser) logEnd(m *wire.Meter, err error) {
+	attrs := []any{"model", p.model, "finish_reason", p.finish, "done_marker", p.sawDone, "usage", p.usage != nil,
+		"lines", p.lines, "events", p.events, "bytes", m.N, "first_bytes_after", m.First,
+		"content_deltas", p.contentDeltas, "thinking_deltas", p.thinkingDeltas, "tool_calls", len(p.tools),
+		"malformed_events", p.malformed, "elapsed", time.Since(p.start)}
+	if p.malformed > maxWarnings {
+		p.log.Warn("skipped malformed stream events", "count", p.malformed)
+	}
+	if err != nil {
+		p.log.Debug("stream failed", append(attrs, "err", err)...)
+		return
+	}
+	p.log.Debug("stream ended", attrs...)
+	if !p.complete() {
+		p.log.Warn("stream ended without finish_reason or [DONE]; the answer may be truncated", attrs...)
+	}
+}
