@@ -74,6 +74,7 @@ type Engine struct {
 
 	permits  chan struct{} // global -n
 	queueMax int32
+	admitted atomic.Int32 // jobs admitted and not finished (running or waiting)
 	waiting  atomic.Int32 // jobs admitted but not yet running
 	requests atomic.Uint64
 

@@ -56,15 +56,19 @@ func (e *Engine) route(model string) *node {
 	return best
 }
 
-// admit reserves a place in the wait queue, or reports errBusy.
+// admit reserves a place for a job: at most Threads running plus QueueSize waiting.
+// Past that it reports errBusy at once. A job admitted must call e.finished when done.
 func (e *Engine) admit() error {
-	if e.waiting.Add(1) > e.queueMax {
-		e.waiting.Add(-1)
+	if e.admitted.Add(1) > e.queueMax+int32(e.opts.Threads) {
+		e.admitted.Add(-1)
 		e.update(func(st *Status) { st.Rejected++ })
 		return errBusy
 	}
+	e.waiting.Add(1)
 	return nil
 }
+
+func (e *Engine) finished() { e.admitted.Add(-1) }
 
 // acquire waits for the node's capacity slot and then a global permit (node first, so
 // a job waiting on a full node never holds a global permit other nodes could use).
@@ -105,6 +109,7 @@ func (s *session) newJob(id string, n *node, timeout time.Duration) *job {
 }
 
 func (j *job) done() {
+	j.s.e.finished()
 	j.cancel()
 	j.s.mu.Lock()
 	delete(j.s.cancels, j.id)

@@ -1,0 +1,482 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/pin-client/pin-client/backends"
+	"github.com/pin-client/pin-client/core/protocol"
+	"github.com/pin-client/pin-client/core/transport"
+	"github.com/pin-client/pin-client/internal/config"
+)
+
+type rig struct {
+	t      *testing.T
+	e      *Engine
+	d      *dialer
+	be     map[string]*fakeBackend
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startRig runs an engine with fake backends (one per node alias) and dialer d, inside
+// the caller's synctest bubble.
+func startRig(t *testing.T, d *dialer, mod func(*Options), nodes ...config.Node) *rig {
+	t.Helper()
+	if len(nodes) == 0 {
+		nodes = []config.Node{testNode("gpu-1")}
+	}
+	r := &rig{t: t, d: d, be: map[string]*fakeBackend{}, done: make(chan error, 1)}
+	for _, n := range nodes {
+		r.be[n.Alias] = &fakeBackend{models: []string{"llama3:8b"}}
+	}
+	opts := Options{
+		Config: testConfig(t, nodes...), Secret: protocol.NewSecret("pin_sk_test_fake"), Threads: 1,
+		NewBackend: func(n config.Node) backends.Backend { return r.be[n.Alias] },
+		NewSpeaker: func(string) backends.Speaker { return fakeSpeaker{audio: []byte("RIFF")} },
+		Dial:       d.dial,
+		Rand:       func() float64 { return 0.5 }, // no jitter
+	}
+	if mod != nil {
+		mod(&opts)
+	}
+	e, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.e = e
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go func() { r.done <- e.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-r.done
+	})
+	return r
+}
+
+// conn waits for the next dialled conn and for registration to finish.
+func (r *rig) conn() *fakeConn {
+	r.t.Helper()
+	c := <-r.d.conns
+	synctest.Wait()
+	return c
+}
+
+func (r *rig) stop() error {
+	r.cancel()
+	return <-r.done
+}
+
+func TestHeartbeatAndModelRefresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok(), nil)
+		c := r.conn()
+		if st := r.e.Status(); st.State != StateOnline {
+			t.Fatalf("state = %v, want online", st.State)
+		}
+		_, regs, hb, adv := c.snapshot()
+		if len(regs) != 1 || hb != 0 || len(adv) != 1 {
+			t.Fatalf("after connect: regs=%d heartbeats=%d adverts=%d", len(regs), hb, len(adv))
+		}
+		time.Sleep(15*time.Second - time.Millisecond)
+		synctest.Wait()
+		if _, _, hb, _ = c.snapshot(); hb != 0 {
+			t.Fatalf("heartbeat before 15 s: %d", hb)
+		}
+		// a model pulled while connected is advertised within 60 s, without a reconnect (G6)
+		r.be["gpu-1"].setModels("llama3:8b", "qwen3:4b")
+		time.Sleep(45*time.Second + time.Millisecond)
+		synctest.Wait()
+		_, regs, hb, adv = c.snapshot()
+		if hb != 4 {
+			t.Fatalf("heartbeats after 60 s = %d, want 4", hb)
+		}
+		if len(adv) != 2 || strings.Join(adv[1], ",") != "llama3:8b,qwen3:4b" {
+			t.Fatalf("model re-assertion = %v", adv)
+		}
+		if len(regs) != 2 || len(regs[1].Models) != 2 {
+			t.Fatalf("changed node not re-registered: %+v", regs)
+		}
+		if got := r.d.dialed(); len(got) != 1 {
+			t.Fatalf("reconnected: %v", got)
+		}
+	})
+}
+
+func TestBackoffGrowsAndIsCapped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newDialer()
+		hs := &transport.HandshakeError{Err: errBoom}
+		for range 20 {
+			d.fail(hs)
+		}
+		r := startRig(t, d, func(o *Options) { o.Config.Transport = transport.WS })
+		start := time.Now()
+		var at []time.Duration
+		for len(at) < 10 {
+			synctest.Wait()
+			st := r.e.Status()
+			if st.State != StateReconnecting {
+				t.Fatalf("state = %v", st.State)
+			}
+			at = append(at, st.RetryAt.Sub(start))
+			time.Sleep(time.Until(st.RetryAt) + time.Millisecond)
+			start = time.Now()
+		}
+		want := []time.Duration{5, 10, 20, 40, 80, 160, 300, 300, 300, 300}
+		for i, w := range want {
+			if at[i].Round(time.Second) != w*time.Second {
+				t.Fatalf("delays = %v, want %v s", at, want)
+			}
+		}
+	})
+}
+
+func TestHandshakeFailureFallsBackToWS(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newDialer().fail(&transport.HandshakeError{Err: errBoom}).ok()
+		r := startRig(t, d, nil)
+		c := r.conn()
+		if c.kind != transport.WS || r.e.Status().Transport != transport.WS {
+			t.Fatalf("fell back to %q", c.kind)
+		}
+		if got := strings.Join(d.dialed(), ","); got != "sse,ws" {
+			t.Fatalf("dialled %s", got)
+		}
+	})
+}
+
+func TestAuthRejectedIsNotRetriedOnWSNorInAStorm(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newDialer().fail(fmt.Errorf("%w (401)", transport.ErrAuthRejected)).ok()
+		r := startRig(t, d, nil)
+		synctest.Wait()
+		st := r.e.Status()
+		if st.State != StateAuthRejected || !strings.Contains(st.LastError, "secret set") {
+			t.Fatalf("status = %v %q", st.State, st.LastError)
+		}
+		if got := strings.Join(d.dialed(), ","); got != "sse" {
+			t.Fatalf("dialled %s right after a rejection (G9)", got)
+		}
+		if wait := time.Until(st.RetryAt); wait < authRetryFloor {
+			t.Fatalf("retry in %v, want ≥ %v", wait, authRetryFloor)
+		}
+	})
+}
+
+func TestRetryAfterHonouredOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newDialer().ok().ok().ok()
+		r := startRig(t, d, nil)
+		c := r.conn()
+		ra := uint64(259)
+		c.in <- &protocol.InterviewFailed{Reason: "recently_failed", RetryAfterSeconds: &ra, RequiredModels: []string{"llama3:8b"}}
+		synctest.Wait()
+		c.drop(nil)
+		synctest.Wait()
+		st := r.e.Status()
+		if st.State != StateInterviewFailed || !strings.Contains(st.LastError, "ollama pull llama3:8b") {
+			t.Fatalf("status = %v %q", st.State, st.LastError)
+		}
+		if w := time.Until(st.RetryAt); w != 259*time.Second {
+			t.Fatalf("retry in %v, want 259s", w)
+		}
+		time.Sleep(259 * time.Second)
+		c = r.conn()
+		c.drop(nil)
+		synctest.Wait()
+		if w := time.Until(r.e.Status().RetryAt); w != 10*time.Second { // backoff, not 259 again
+			t.Fatalf("second retry in %v, want 10s", w)
+		}
+	})
+}
+
+func TestHealthySessionResetsBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newDialer().ok().ok().ok()
+		r := startRig(t, d, nil)
+		c := r.conn()
+		c.drop(nil)
+		synctest.Wait()
+		if w := time.Until(r.e.Status().RetryAt); w != 5*time.Second {
+			t.Fatalf("first retry %v", w)
+		}
+		time.Sleep(5 * time.Second)
+		c = r.conn()
+		time.Sleep(healthyAfter)
+		c.drop(nil)
+		synctest.Wait()
+		if w := time.Until(r.e.Status().RetryAt); w != 5*time.Second {
+			t.Fatalf("retry after a healthy session = %v, want the floor 5s", w)
+		}
+	})
+}
+
+func TestJobsAnsweredExactlyOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok(), nil)
+		be := r.be["gpu-1"]
+		be.deltas = []backends.Delta{{Kind: backends.KindThinking, Text: "hm"}, {Kind: backends.KindContent, Text: "Hel"}, {Kind: backends.KindContent, Text: "lo"}}
+		be.usage = backends.Usage{PromptTokens: 9, CompletionTokens: 21, TotalTokens: 30}
+		c := r.conn()
+		msgs := `[{"role":"user","content":"hi"}]`
+		c.in <- inferReq("s1", map[string]any{"model": "llama3:8b", "stream": true, "messages": rawJSON(msgs)})
+		c.in <- inferReq("n1", map[string]any{"model": "llama3:8b", "messages": rawJSON(msgs)})
+		c.in <- &protocol.InferenceRequest{RequestID: "bad1", Payload: []byte(`"nope"`)}
+		c.in <- &protocol.InferenceRequest{RequestID: "bad2"}
+		c.in <- inferReq("bad3", map[string]any{"model": "m", "messages": rawJSON(`{"role":"user"}`)})
+		c.in <- &protocol.TTSRequest{RequestID: "t1", Payload: []byte(`{"model":"x","input":"hi"}`)}
+		synctest.Wait()
+		for _, id := range []string{"s1", "n1", "bad1", "bad2", "bad3", "t1"} {
+			if n := len(c.terminals(id)); n != 1 {
+				t.Errorf("%s: %d terminal answers", id, n)
+			}
+		}
+		sent, _, _, _ := c.snapshot()
+		var chunks []string
+		for _, m := range sent {
+			if ch, ok := m.(*protocol.InferenceChunk); ok {
+				chunks = append(chunks, fmt.Sprintf("%d:%s:%s", ch.Index, ch.Kind, ch.Delta))
+			}
+		}
+		if got := strings.Join(chunks, " "); got != "0:thinking:hm 1:content:Hel 2:content:lo" {
+			t.Errorf("chunks = %s", got)
+		}
+		if _, ok := c.terminals("bad3")[0].(*protocol.InferenceError); !ok {
+			t.Errorf("bad3 answered %T", c.terminals("bad3")[0])
+		}
+		// TTS without ttsUri on any node: the no-TTS error (§9)
+		if e, ok := c.terminals("t1")[0].(*protocol.TTSError); !ok || e.Error != "no TTS backend configured on this operator" {
+			t.Errorf("t1 answered %+v", c.terminals("t1")[0])
+		}
+		st := r.e.Status()
+		if st.Served != 2 || st.Tokens != 60 {
+			t.Errorf("served=%d tokens=%d", st.Served, st.Tokens)
+		}
+	})
+}
+
+func rawJSON(s string) any { return jsonRaw(s) }
+
+type jsonRaw string
+
+func (j jsonRaw) MarshalJSON() ([]byte, error) { return []byte(j), nil }
+
+func TestAdmissionLimitsAndQueueBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok(), func(o *Options) { o.Threads = 1; o.QueueSize = 1 })
+		be := r.be["gpu-1"]
+		be.gate = make(chan struct{})
+		c := r.conn()
+		for i := range 3 {
+			c.in <- inferReq(fmt.Sprint("r", i), map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})
+		}
+		synctest.Wait()
+		if n := be.callCount(); n != 1 {
+			t.Fatalf("backend calls with -n 1 = %d", n)
+		}
+		st := r.e.Status()
+		if st.InFlight != 1 || st.Queued != 1 || st.Rejected != 1 {
+			t.Fatalf("inflight=%d queued=%d rejected=%d", st.InFlight, st.Queued, st.Rejected)
+		}
+		busy, ok := c.terminals("r2")[0].(*protocol.InferenceError)
+		if !ok || !strings.Contains(busy.Error, "operator busy") {
+			t.Fatalf("r2 = %+v", c.terminals("r2"))
+		}
+		be.gate <- struct{}{}
+		synctest.Wait()
+		be.gate <- struct{}{}
+		synctest.Wait()
+		for _, id := range []string{"r0", "r1", "r2"} {
+			if n := len(c.terminals(id)); n != 1 {
+				t.Errorf("%s: %d answers", id, n)
+			}
+		}
+	})
+}
+
+func TestPerNodeCapacity(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := testNode("gpu-1")
+		n.Capacity = 1
+		r := startRig(t, newDialer().ok(), func(o *Options) { o.Threads = 4 }, n)
+		be := r.be["gpu-1"]
+		be.gate = make(chan struct{})
+		c := r.conn()
+		c.in <- inferReq("a", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})
+		c.in <- inferReq("b", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})
+		synctest.Wait()
+		if n := be.callCount(); n != 1 {
+			t.Fatalf("capacity 1 node runs %d jobs", n)
+		}
+		close(be.gate)
+	})
+}
+
+func TestRoutingByModel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := testNode("a"), testNode("b")
+		b.APIMode = "openai"
+		r := startRig(t, newDialer().ok(), func(o *Options) { o.Threads = 2 }, a, b)
+		r.be["a"].setModels("llama3:8b")
+		r.be["b"].setModels("qwen3:4b")
+		c := r.conn()
+		c.in <- inferReq("q", map[string]any{"model": "qwen3:4b", "messages": rawJSON(`[]`)})
+		c.in <- inferReq("l", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})
+		c.in <- inferReq("x", map[string]any{"model": "unknown", "messages": rawJSON(`[]`)})
+		synctest.Wait()
+		if r.be["a"].callCount() != 2 || r.be["b"].callCount() != 1 {
+			t.Fatalf("calls a=%d b=%d", r.be["a"].callCount(), r.be["b"].callCount())
+		}
+	})
+}
+
+func TestDrainOnShutdown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok(), nil)
+		be := r.be["gpu-1"]
+		be.gate = make(chan struct{})
+		c := r.conn()
+		c.in <- inferReq("inflight", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})
+		synctest.Wait()
+		r.cancel()
+		synctest.Wait()
+		if st := r.e.Status(); st.State != StateDraining {
+			t.Fatalf("state = %v", st.State)
+		}
+		c.in <- inferReq("late", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})
+		synctest.Wait()
+		if e, ok := c.terminals("late")[0].(*protocol.InferenceError); !ok || !strings.Contains(e.Error, "going offline") {
+			t.Fatalf("late = %+v", c.terminals("late"))
+		}
+		time.Sleep(3 * time.Second)
+		be.gate <- struct{}{}
+		if err := <-r.done; err != nil {
+			t.Fatal(err)
+		}
+		r.done <- nil // for Cleanup
+		if _, ok := c.terminals("inflight")[0].(*protocol.InferenceResponse); !ok {
+			t.Fatalf("in-flight job not delivered: %+v", c.terminals("inflight"))
+		}
+	})
+}
+
+func TestDrainGiveUpAfterGrace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok(), func(o *Options) { o.Grace = 7 * time.Second })
+		r.be["gpu-1"].gate = make(chan struct{})
+		c := r.conn()
+		c.in <- inferReq("stuck", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})
+		synctest.Wait()
+		start := time.Now()
+		if err := r.stop(); err != nil {
+			t.Fatal(err)
+		}
+		r.done <- nil
+		if took := time.Since(start); took != 7*time.Second {
+			t.Fatalf("shutdown took %v, want the 7s grace", took)
+		}
+	})
+}
+
+func TestGoOfflineAndOnline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok().ok(), func(o *Options) { o.StartOffline = true })
+		synctest.Wait()
+		if st := r.e.Status(); st.State != StateOffline || len(r.d.dialed()) != 0 {
+			t.Fatalf("started %v, dialled %v", st.State, r.d.dialed())
+		}
+		r.e.GoOnline()
+		c := r.conn()
+		if r.e.Status().State != StateOnline {
+			t.Fatal("not online")
+		}
+		r.e.GoOffline()
+		synctest.Wait()
+		if st := r.e.Status(); st.State != StateOffline {
+			t.Fatalf("state = %v", st.State)
+		}
+		if _, _, _, _ = c.snapshot(); !c.closed {
+			t.Fatal("link not closed when offline")
+		}
+	})
+}
+
+func TestInterviewMeasuresTTFTAndMapsNode(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := testNode("a"), testNode("b")
+		r := startRig(t, newDialer().ok(), nil, a, b)
+		r.be["b"].deltas = []backends.Delta{{Kind: backends.KindContent, Text: "4"}}
+		r.be["b"].usage = backends.Usage{CompletionTokens: 2}
+		r.be["b"].gate = make(chan struct{})
+		c := r.conn()
+		c.in <- &protocol.RegisterNodeAck{NodeID: "node_b", Alias: "b", Created: true}
+		c.in <- &protocol.InterviewRequest{InterviewID: "iv1", NodeID: "node_b", Model: "llama3:8b",
+			Prompts: []protocol.Prompt{{ID: "p1", Prompt: "2+2?", MaxTokens: 10}}}
+		synctest.Wait()
+		time.Sleep(50 * time.Millisecond)
+		r.be["b"].gate <- struct{}{}
+		synctest.Wait()
+		if r.be["a"].callCount() != 0 {
+			t.Fatal("interview ran on the wrong node")
+		}
+		if req := r.be["b"].reqs[0]; req.MaxTokens != nil || req.Temperature != nil {
+			t.Fatal("interview was capped (L8)")
+		}
+		sent, _, _, _ := c.snapshot()
+		var res *protocol.InterviewResult
+		for _, m := range sent {
+			if m, ok := m.(*protocol.InterviewResult); ok {
+				res = m
+			}
+		}
+		if res == nil || len(res.Results) != 1 {
+			t.Fatalf("no interview result: %+v", sent)
+		}
+		p := res.Results[0]
+		if p.TTFTMs != 50 || p.TotalMs != 50 || p.Response != "4" || p.TokensGenerated != 2 {
+			t.Fatalf("result = %+v", p)
+		}
+		c.in <- &protocol.InterviewComplete{InterviewID: "iv1", NodeID: "node_b", Tier: "verified", Accuracy: 100, TokensPerSec: 42.5}
+		synctest.Wait()
+		if ns := r.e.Status().Nodes[1]; ns.Tier != "verified" || ns.ServerID != "node_b" {
+			t.Fatalf("node status = %+v", ns)
+		}
+	})
+}
+
+func TestLinkLossAbortsStreamingJob(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok().ok(), nil)
+		be := r.be["gpu-1"]
+		be.gate = make(chan struct{})
+		c := r.conn()
+		c.in <- inferReq("s", map[string]any{"model": "llama3:8b", "stream": true, "messages": rawJSON(`[]`)})
+		synctest.Wait()
+		c.drop(errBoom)
+		synctest.Wait()
+		if st := r.e.Status(); st.InFlight != 0 || st.State != StateReconnecting {
+			t.Fatalf("after drop: inflight=%d state=%v", st.InFlight, st.State)
+		}
+	})
+}
+
+func TestWalletOnWSOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok(), func(o *Options) {
+			o.Config.Transport = transport.WS
+			o.Config.PayoutAddress = "0x1234567890abcdef1234567890abcdef12345678"
+		})
+		c := r.conn()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.wallet != "0x1234567890abcdef1234567890abcdef12345678" {
+			t.Fatalf("wallet = %q", c.wallet)
+		}
+	})
+}
