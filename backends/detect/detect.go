@@ -191,7 +191,7 @@ type Server struct {
 	Kind    Kind   `json:"kind"`
 	APIMode string `json:"apiMode,omitempty"` // what the engine should use here
 	Version string `json:"version,omitempty"`
-	Models  []Model
+	Models  []Model `json:"models"`
 	// Parallel is a capacity hint: how many requests the server runs at once. Ollama:
 	// OLLAMA_NUM_PARALLEL from this process's environment when the server is local;
 	// llama.cpp: total_slots; otherwise 1.

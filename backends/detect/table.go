@@ -18,7 +18,7 @@ func WriteTable(w io.Writer, servers []Server) error {
 			b.WriteByte('\n')
 		}
 		if s.Kind == KindUnknown && s.Err != nil {
-			fmt.Fprintf(&b, "%s  %v\n", s.URL, s.Err)
+			fmt.Fprintf(&b, "%v\n", s.Err) // the error names the URL
 			continue
 		}
 		title := s.Kind.Name()
