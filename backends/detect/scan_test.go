@@ -15,8 +15,10 @@ import (
 
 // TestScanFindsServersOnDefaultPorts puts fakes at the default ports (through the dial
 // map, nothing is bound there), a listener that never answers at vLLM's port, a closed
-// port at KoboldCpp's and a web app at TGI's, and checks what Scan reports and that every
-// probe ran under the one scan deadline.
+// port at KoboldCpp's and a web app at TGI's, and checks what Scan reports, that the hung
+// listener was given up on because the deadline passed, and that every probe carried the
+// one deadline set when Scan started. The upper bound on that deadline is proven with a
+// fake clock in TestScanDeadlineWithFakeClock.
 func TestScanFindsServersOnDefaultPorts(t *testing.T) {
 	ollama := fakeServer(t, ollamaRoutes(0), "")
 	lms := fakeServer(t, lmStudioV0Routes(), "")
