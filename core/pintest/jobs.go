@@ -101,7 +101,11 @@ func (j *Job) Wait(ctx context.Context) (*Result, error) {
 func (j *Job) Result() *Result { j.g.mu.Lock(); defer j.g.mu.Unlock(); return j.result }
 
 // Chunks returns the chunks received so far, in arrival order.
-func (j *Job) Chunks() []Chunk { j.g.mu.Lock(); defer j.g.mu.Unlock(); return append([]Chunk(nil), j.chunks...) }
+func (j *Job) Chunks() []Chunk {
+	j.g.mu.Lock()
+	defer j.g.mu.Unlock()
+	return append([]Chunk(nil), j.chunks...)
+}
 
 // Text concatenates the deltas of one kind (KindContent, KindThinking) in arrival order,
 // ignoring index gaps (§2.4). kind "" concatenates all.

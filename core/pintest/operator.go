@@ -529,7 +529,11 @@ func (op *Operator) WaitModels(ctx context.Context, pred func(models []string) b
 
 // LastHeartbeat is when the last heartbeat arrived (WS HEARTBEAT or SSE heartbeat POST,
 // with or without X-PIN-Models), by Options.Now; zero if none.
-func (op *Operator) LastHeartbeat() time.Time { op.g.mu.Lock(); defer op.g.mu.Unlock(); return op.lastHB }
+func (op *Operator) LastHeartbeat() time.Time {
+	op.g.mu.Lock()
+	defer op.g.mu.Unlock()
+	return op.lastHB
+}
 
 // Heartbeats counts heartbeats received.
 func (op *Operator) Heartbeats() int { op.g.mu.Lock(); defer op.g.mu.Unlock(); return op.heartbeats }

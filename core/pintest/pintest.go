@@ -249,7 +249,11 @@ func NewGateway(opts Options) *Gateway {
 }
 
 // SetBaseURL tells a gateway made by NewGateway its http://host:port address.
-func (g *Gateway) SetBaseURL(u string) { g.mu.Lock(); g.baseURL = strings.TrimRight(u, "/"); g.mu.Unlock() }
+func (g *Gateway) SetBaseURL(u string) {
+	g.mu.Lock()
+	g.baseURL = strings.TrimRight(u, "/")
+	g.mu.Unlock()
+}
 
 // HTTPURL is http://127.0.0.1:port.
 func (g *Gateway) HTTPURL() string { g.mu.Lock(); defer g.mu.Unlock(); return g.baseURL }
@@ -302,10 +306,18 @@ func (g *Gateway) Close() {
 func (g *Gateway) SecretLeaked() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.leaked }
 
 // Frames returns every frame and POST received so far, all operators, in arrival order.
-func (g *Gateway) Frames() []Frame { g.mu.Lock(); defer g.mu.Unlock(); return append([]Frame(nil), g.frames...) }
+func (g *Gateway) Frames() []Frame {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]Frame(nil), g.frames...)
+}
 
 // Sent returns every frame the gateway sent, all operators, in order.
-func (g *Gateway) Sent() []Frame { g.mu.Lock(); defer g.mu.Unlock(); return append([]Frame(nil), g.sent...) }
+func (g *Gateway) Sent() []Frame {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]Frame(nil), g.sent...)
+}
 
 // SetAcceptDelay delays each later SSE POST and WS HEARTBEAT by d before it is handled.
 func (g *Gateway) SetAcceptDelay(d time.Duration) { g.mu.Lock(); g.acceptDly = d; g.mu.Unlock() }
