@@ -27,6 +27,12 @@ type rig struct {
 // the caller's synctest bubble.
 func startRig(t *testing.T, d *dialer, mod func(*Options), nodes ...config.Node) *rig {
 	t.Helper()
+	return startRigPrep(t, d, mod, nil, nodes...)
+}
+
+// startRigPrep is startRig with prep run on the backends before the engine starts.
+func startRigPrep(t *testing.T, d *dialer, mod func(*Options), prep func(be map[string]*fakeBackend), nodes ...config.Node) *rig {
+	t.Helper()
 	if len(nodes) == 0 {
 		nodes = []config.Node{testNode("gpu-1")}
 	}
@@ -43,6 +49,9 @@ func startRig(t *testing.T, d *dialer, mod func(*Options), nodes ...config.Node)
 	}
 	if mod != nil {
 		mod(&opts)
+	}
+	if prep != nil {
+		prep(r.be)
 	}
 	e, err := New(opts)
 	if err != nil {
@@ -322,9 +331,10 @@ func TestRoutingByModel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a, b := testNode("a"), testNode("b")
 		b.APIMode = "openai"
-		r := startRig(t, newDialer().ok(), func(o *Options) { o.Threads = 2 }, a, b)
-		r.be["a"].setModels("llama3:8b")
-		r.be["b"].setModels("qwen3:4b")
+		r := startRigPrep(t, newDialer().ok(), func(o *Options) { o.Threads = 2 }, func(be map[string]*fakeBackend) {
+			be["a"].setModels("llama3:8b")
+			be["b"].setModels("qwen3:4b")
+		}, a, b)
 		c := r.conn()
 		c.in <- inferReq("q", map[string]any{"model": "qwen3:4b", "messages": rawJSON(`[]`)})
 		c.in <- inferReq("l", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})

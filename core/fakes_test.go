@@ -108,6 +108,8 @@ func (c *fakeConn) drop(err error) {
 
 func (c *fakeConn) Close() error { c.drop(nil); return nil }
 
+func (c *fakeConn) Flush(context.Context) error { return nil }
+
 func (c *fakeConn) snapshot() (sent []protocol.Message, regs []protocol.RegisterNode, hb int, adverts [][]string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

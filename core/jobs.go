@@ -218,17 +218,15 @@ func (j *job) runInference(num uint64, p *protocol.InferencePayload) {
 
 func (j *job) finishInference(num uint64, res *backends.ChatResult, err error) {
 	s := j.s
+	var body []byte
 	if err == nil {
-		var body []byte
-		if body, err = json.Marshal(res); err == nil {
-			s.send(&protocol.InferenceResponse{RequestID: j.id, Result: body})
-		}
+		body, err = json.Marshal(res)
 	}
 	var usage backends.Usage
-	if res != nil && res.Usage != nil {
+	if err == nil && res.Usage != nil {
 		usage = *res.Usage
 	}
-	j.account(usage, err)
+	j.account(usage, err) // before the answer, so a status read after it includes this job
 	took := time.Since(j.start).Round(time.Millisecond)
 	if err != nil {
 		if j.ctx.Err() == context.Canceled && j.s.linkCtx.Err() == nil {
@@ -238,6 +236,7 @@ func (j *job) finishInference(num uint64, res *backends.ChatResult, err error) {
 		s.log.Warn("job failed", "tag", "inference", "n", num, "request_id", j.id, "node", j.n.cfg.Alias, "took", took, "err", err)
 		return
 	}
+	s.send(&protocol.InferenceResponse{RequestID: j.id, Result: body})
 	if res.Incomplete {
 		s.log.Warn("backend stream ended without its done frame; the answer may be truncated", "tag", "inference", "n", num, "request_id", j.id)
 	}

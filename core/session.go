@@ -115,14 +115,17 @@ func (s *session) drain() {
 	s.log.Info("draining: no new jobs; waiting for running jobs", "grace", grace)
 	done := make(chan struct{})
 	go func() { s.jobs.Wait(); close(done) }()
-	t := time.NewTimer(grace)
-	defer t.Stop()
+	ctx, cancel := context.WithTimeout(s.linkCtx, grace)
+	defer cancel()
 	select {
 	case <-done:
+		if err := s.conn.Flush(ctx); err != nil {
+			s.log.Warn("link closed before every answer was sent", "err", err)
+			return
+		}
 		s.log.Info("drained: all running jobs answered")
-	case <-t.C:
+	case <-ctx.Done():
 		s.log.Warn("grace period over; abandoning running jobs", "grace", grace)
-	case <-s.linkCtx.Done():
 	}
 }
 

@@ -297,8 +297,6 @@ func (c *sseClient) send(t *testing.T, m protocol.Message) {
 	}
 }
 
-func mustJSON(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
-
 func (c *sseClient) next(t *testing.T) event {
 	t.Helper()
 	select {

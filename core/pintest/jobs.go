@@ -25,12 +25,29 @@ type Job struct {
 	Sent    time.Time       // by Options.Now
 
 	g    *Gateway
+	sess *session      // the session the request went out on
 	done chan struct{} // closed when the first terminal answer arrives
 	// Guarded by g.mu.
-	chunks []Chunk
-	result *Result
-	late   int // chunks that arrived after the terminal answer
-	node   string
+	notify  chan struct{} // closed and replaced on every chunk and on the result
+	chunks  []Chunk
+	result  *Result
+	late    int    // chunks that arrived after the terminal answer
+	node    string // alias the consumer router chose ("" for test jobs)
+	release func() // frees the node's capacity slot (consumer jobs); called once under g.mu
+}
+
+// pokeLocked wakes everything waiting on this job.
+func (j *Job) pokeLocked() {
+	close(j.notify)
+	j.notify = make(chan struct{})
+}
+
+// releaseLocked frees the job's capacity slot, once.
+func (j *Job) releaseLocked() {
+	if j.release != nil {
+		j.release()
+		j.release = nil
+	}
 }
 
 // Chunk is one INFERENCE_CHUNK as received.
@@ -128,7 +145,7 @@ func (j *Job) Stream(ctx context.Context, fn func(Chunk) error) (*Result, error)
 	next := 0
 	for {
 		j.g.mu.Lock()
-		ch := j.g.changed
+		ch := j.notify
 		pending := append([]Chunk(nil), j.chunks[next:]...)
 		res := j.result
 		closed := j.g.closed
@@ -148,6 +165,7 @@ func (j *Job) Stream(ctx context.Context, fn func(Chunk) error) (*Result, error)
 		}
 		select {
 		case <-ch:
+		case <-j.g.closedCh:
 		case <-ctx.Done():
 			return nil, fmt.Errorf("pintest: streaming %s: %w", j.ID, ctx.Err())
 		}
@@ -166,7 +184,7 @@ func (op *Operator) Infer(ctx context.Context, p protocol.InferencePayload) (*Jo
 // InferRaw sends an INFERENCE_REQUEST whose payload is exactly these bytes (which may be
 // malformed on purpose, G4). nil sends no payload key at all.
 func (op *Operator) InferRaw(ctx context.Context, payload json.RawMessage) (*Job, error) {
-	return op.dispatch(ctx, JobInference, payload, "")
+	return op.dispatch(ctx, JobInference, payload)
 }
 
 // TTS sends a TTS_REQUEST with this payload.
@@ -175,10 +193,10 @@ func (op *Operator) TTS(ctx context.Context, p protocol.TTSPayload) (*Job, error
 	if err != nil {
 		return nil, fmt.Errorf("pintest: encode payload: %w", err)
 	}
-	return op.dispatch(ctx, JobTTS, b, "")
+	return op.dispatch(ctx, JobTTS, b)
 }
 
-func (op *Operator) dispatch(ctx context.Context, kind string, payload json.RawMessage, node string) (*Job, error) {
+func (op *Operator) dispatch(ctx context.Context, kind string, payload json.RawMessage) (*Job, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -186,11 +204,17 @@ func (op *Operator) dispatch(ctx context.Context, kind string, payload json.RawM
 	if err != nil {
 		return nil, err
 	}
+	return op.dispatchOn(s, kind, payload, "", nil)
+}
+
+// dispatchOn sends a job on session s. node and release are set by the consumer router.
+func (op *Operator) dispatchOn(s *session, kind string, payload json.RawMessage, node string, release func()) (*Job, error) {
 	prefix := "pin_req_"
 	if kind == JobTTS {
 		prefix = "tts_"
 	}
-	j := &Job{ID: randID(prefix, 16), Kind: kind, Payload: payload, g: op.g, done: make(chan struct{}), node: node}
+	j := &Job{ID: randID(prefix, 16), Kind: kind, Payload: payload, g: op.g, sess: s, done: make(chan struct{}),
+		notify: make(chan struct{}), node: node, release: release}
 	op.g.mu.Lock()
 	j.Sent = op.g.now()
 	op.jobs[j.ID] = j
@@ -206,6 +230,10 @@ func (op *Operator) dispatch(ctx context.Context, kind string, payload json.RawM
 		return nil, fmt.Errorf("pintest: encode request: %w", err)
 	}
 	if err := s.send(b); err != nil {
+		op.g.mu.Lock()
+		j.releaseLocked()
+		delete(op.jobs, j.ID)
+		op.g.mu.Unlock()
 		return nil, err
 	}
 	return j, nil

@@ -173,6 +173,11 @@ func (g *Gateway) endSession(s *session) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	s.op.live = slices.DeleteFunc(s.op.live, func(x *session) bool { return x == s })
+	for _, j := range s.op.jobs {
+		if j.sess == s && j.result == nil {
+			j.releaseLocked() // the job is lost with its session (§11)
+		}
+	}
 	if s.token != "" {
 		delete(g.tokens, s.token)
 	}
@@ -277,6 +282,7 @@ func (g *Gateway) chunk(s *session, c protocol.InferenceChunk) {
 		j.late++
 	}
 	j.chunks = append(j.chunks, Chunk{InferenceChunk: c, Time: g.now(), Transport: s.transport})
+	j.pokeLocked()
 	g.broadcastLocked()
 }
 
@@ -320,6 +326,8 @@ func (g *Gateway) terminal(s *session, requestID, typ string, body, p json.RawMe
 		}
 		j.result = r
 		close(j.done)
+		j.pokeLocked()
+		j.releaseLocked()
 		g.accountLocked(op, j, r)
 	}
 	g.broadcastLocked()

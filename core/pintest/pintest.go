@@ -143,6 +143,15 @@ type Options struct {
 	InterviewOnRegister func(n Node) *protocol.InterviewRequest
 	// Grade answers an INTERVIEW_RESULT; nil uses DefaultGrade; a nil return sends nothing.
 	Grade func(req *protocol.InterviewRequest, res *protocol.InterviewResult) protocol.Message
+	// MaxFrames bounds each record list (Frames, Sent); past it the oldest half is
+	// dropped. 0 keeps everything (tests); Listen defaults it to 10000.
+	MaxFrames int
+
+	// ConsumerKey, if set, is the Bearer token consumers must send to /v1/*.
+	ConsumerKey string
+	// QueueTimeout bounds how long a consumer request waits for a node with a free
+	// capacity slot before a 503 (default 60 s).
+	QueueTimeout time.Duration
 }
 
 // Gateway is a running fake gateway. The embedded *Operator is the operator of
@@ -155,7 +164,8 @@ type Gateway struct {
 	now    func() time.Time
 	secret [][]byte // raw secrets, only to detect a client leaking one; never printed
 
-	srv     *httptest.Server // nil when serving through Handler only
+	srv     *httptest.Server // set by New
+	stop    func()           // set by Listen: stops its http.Server
 	baseURL string
 
 	wg sync.WaitGroup // WS goroutines (hijacked connections are not tracked by net/http)
@@ -163,6 +173,7 @@ type Gateway struct {
 	mu sync.Mutex // guards everything below and all Operator, session, Job and Interview state
 	// changed is closed and replaced on every state change (see waitFor).
 	changed    chan struct{}
+	closedCh   chan struct{} // closed by Close
 	closed     bool
 	ops        map[string]*Operator
 	opOrder    []*Operator
@@ -218,6 +229,7 @@ func NewGateway(opts Options) *Gateway {
 		log:       opts.Logger,
 		now:       opts.Now,
 		changed:   make(chan struct{}),
+		closedCh:  make(chan struct{}),
 		ops:       map[string]*Operator{},
 		tokens:    map[string]*session{},
 		acceptDly: opts.AcceptDelay,
@@ -287,6 +299,7 @@ func (g *Gateway) Close() {
 		return
 	}
 	g.closed = true
+	close(g.closedCh)
 	var all []*session
 	for _, op := range g.opOrder {
 		all = append(all, op.live...)
@@ -298,6 +311,9 @@ func (g *Gateway) Close() {
 	}
 	if g.srv != nil {
 		g.srv.Close()
+	}
+	if g.stop != nil {
+		g.stop()
 	}
 	g.wg.Wait()
 }
@@ -490,18 +506,26 @@ func (g *Gateway) recordLocked(op *Operator, f Frame) int {
 	}
 	if op != nil {
 		f.ClientID = op.clientID
-		op.frames = append(op.frames, f)
+		op.frames = trim(append(op.frames, f), g.opts.MaxFrames)
 	}
-	g.frames = append(g.frames, f)
+	g.frames = trim(append(g.frames, f), g.opts.MaxFrames)
 	g.broadcastLocked()
 	return f.Seq
+}
+
+// trim keeps a record list at most max long (0 = unbounded), dropping the oldest.
+func trim(fs []Frame, max int) []Frame {
+	if max <= 0 || len(fs) <= max {
+		return fs
+	}
+	return append(fs[:0:0], fs[len(fs)-max/2:]...)
 }
 
 func (g *Gateway) recordSentLocked(s *session, typ string, body []byte) {
 	g.seq++
 	f := Frame{Seq: g.seq, Time: g.now(), Transport: s.transport, Session: s.id, ClientID: s.op.clientID, Type: typ, Body: body}
-	g.sent = append(g.sent, f)
-	s.op.sent = append(s.op.sent, f)
+	g.sent = trim(append(g.sent, f), g.opts.MaxFrames)
+	s.op.sent = trim(append(s.op.sent, f), g.opts.MaxFrames)
 	g.broadcastLocked()
 }
 

@@ -136,6 +136,8 @@ func (c *sseConn) Close() error {
 
 func (c *sseConn) Send(m protocol.Message) error { return c.q.push(m, false) }
 
+func (c *sseConn) Flush(ctx context.Context) error { return c.q.flush(ctx) }
+
 func (c *sseConn) Register(ctx context.Context, n protocol.RegisterNode) error {
 	body, err := json.Marshal(n)
 	if err != nil {
@@ -315,6 +317,7 @@ func (c *sseConn) uplinkLoop() {
 		if !ok {
 			return
 		}
+		taken := len(batch)
 		for _, m := range coalesce(batch) {
 			if c.linkCx.Err() != nil {
 				return
@@ -329,6 +332,7 @@ func (c *sseConn) uplinkLoop() {
 			}
 		}
 		clear(batch)
+		c.q.written(taken)
 	}
 }
 

@@ -55,6 +55,9 @@ type Conn interface {
 	// Send queues a data message (INFERENCE_CHUNK and every terminal result). It never
 	// blocks; it returns ErrClosed once the link is gone, so the caller can stop work.
 	Send(m protocol.Message) error
+	// Flush blocks until everything queued so far has been written (WS) or POSTed
+	// (SSE), or ctx ends, or the link is gone.
+	Flush(ctx context.Context) error
 	// Close ends the link. Queued data not yet written is dropped.
 	Close() error
 }
@@ -175,10 +178,49 @@ type outQueue struct {
 	control []protocol.Message // guarded by mu
 	data    []protocol.Message // guarded by mu
 	closed  bool               // guarded by mu
+	busy    int                // guarded by mu: queued plus taken but not yet written
+	idle    chan struct{}      // guarded by mu: closed whenever busy is 0
 	wake    chan struct{}      // cap 1: "something was pushed or closed"
 }
 
-func newOutQueue() *outQueue { return &outQueue{wake: make(chan struct{}, 1)} }
+func newOutQueue() *outQueue {
+	idle := make(chan struct{})
+	close(idle)
+	return &outQueue{wake: make(chan struct{}, 1), idle: idle}
+}
+
+// written reports that n taken messages are out (or dropped).
+func (q *outQueue) written(n int) {
+	if n <= 0 {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed || q.busy == 0 {
+		return
+	}
+	q.busy = max(0, q.busy-n)
+	if q.busy == 0 {
+		close(q.idle)
+	}
+}
+
+// flush waits until busy is 0, ctx ends, or the queue closes.
+func (q *outQueue) flush(ctx context.Context) error {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return ErrClosed
+	}
+	idle := q.idle
+	q.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 func (q *outQueue) push(m protocol.Message, control bool) error {
 	q.mu.Lock()
@@ -191,6 +233,10 @@ func (q *outQueue) push(m protocol.Message, control bool) error {
 	} else {
 		q.data = append(q.data, m)
 	}
+	if q.busy == 0 {
+		q.idle = make(chan struct{})
+	}
+	q.busy++
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
@@ -217,6 +263,9 @@ func (q *outQueue) take(dst []protocol.Message) (batch []protocol.Message, ok bo
 
 func (q *outQueue) close() {
 	q.mu.Lock()
+	if !q.closed && q.busy > 0 {
+		close(q.idle)
+	}
 	q.closed = true
 	q.control, q.data = nil, nil
 	q.mu.Unlock()

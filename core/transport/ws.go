@@ -113,6 +113,8 @@ func (c *wsConn) Recv(ctx context.Context) (protocol.Message, error) { return c.
 
 func (c *wsConn) Send(m protocol.Message) error { return c.q.push(m, false) }
 
+func (c *wsConn) Flush(ctx context.Context) error { return c.q.flush(ctx) }
+
 func (c *wsConn) control(m protocol.Message) error { return c.q.push(m, true) }
 
 func (c *wsConn) Register(_ context.Context, n protocol.RegisterNode) error {
@@ -235,10 +237,13 @@ func (c *wsConn) writeLoop() {
 			b, err := protocol.Encode(m)
 			if err != nil {
 				c.log.Error("cannot encode message", "type", m.MsgType(), "err", err)
+				c.q.written(1)
 				continue
 			}
 			c.ws.SetWriteDeadline(time.Now().Add(PostTimeout))
-			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+			err = c.ws.WriteMessage(websocket.TextMessage, b)
+			c.q.written(1)
+			if err != nil {
 				c.log.Warn("write failed; closing the link", "err", err)
 				go c.Close()
 				return
