@@ -103,7 +103,6 @@ func (r *splitReader) Read(p []byte) (int, error) {
 
 var errEOF = io.EOF
 
-
 func TestDecodeDownlinkKeepsRequestIDOfBadJob(t *testing.T) {
 	m, err := decodeDownlink([]byte(`{"type":"INFERENCE_REQUEST","request_id":"r9","payload":5,"extra":{"x":[1]}}`))
 	if err != nil {
