@@ -1,0 +1,204 @@
+package app
+
+import (
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/pin-client/pin-client/app/present"
+	"github.com/pin-client/pin-client/core"
+)
+
+// dashboard shows the engine's state: the state in words with the reason, the gateway
+// link, one card per node, totals and the recent log.
+type dashboard struct {
+	u *UI
+
+	title     *widget.Label
+	reason    *widget.Label
+	link      *widget.Label
+	secret    *widget.Label
+	toggle    *widget.Button
+	reconnect *widget.Button
+	settings  *widget.Button
+	nodesBox  *fyne.Container
+	cards     []*nodeCard
+	built     bool // nodesBox holds the cards for len(cards) nodes
+	totals    *widget.Label
+	log       *widget.Label
+	logText   string
+	copyLog   *widget.Button
+	content   fyne.CanvasObject
+}
+
+// nodeCard is one node's card. Its labels are updated in place; cards are rebuilt only
+// when the number of nodes changes.
+type nodeCard struct {
+	card                                       *widget.Card
+	models, tier, jobs, tokens, earnings, note *widget.Label
+}
+
+func newDashboard(u *UI) *dashboard {
+	d := &dashboard{u: u}
+	d.title = widget.NewLabel("Offline")
+	d.title.TextStyle = fyne.TextStyle{Bold: true}
+	d.title.SizeName = theme.SizeNameHeadingText
+	d.reason = widget.NewLabel("")
+	d.reason.Wrapping = fyne.TextWrapWord
+	d.link = widget.NewLabel("")
+	d.link.Truncation = fyne.TextTruncateEllipsis
+	d.secret = widget.NewLabel("")
+	d.toggle = widget.NewButton("Go online", func() { u.toggle() })
+	d.toggle.Importance = widget.HighImportance
+	d.reconnect = widget.NewButton("Reconnect now", func() { u.reconnect() })
+	d.settings = widget.NewButtonWithIcon("Settings", theme.SettingsIcon(), func() { u.showSetup() })
+	d.nodesBox = container.NewVBox()
+	d.totals = widget.NewLabel("")
+	d.totals.Wrapping = fyne.TextWrapWord
+	d.log = widget.NewLabel("")
+	d.log.TextStyle = fyne.TextStyle{Monospace: true}
+	d.log.Selectable = true
+	d.copyLog = widget.NewButtonWithIcon("Copy log", theme.ContentCopyIcon(), func() {
+		u.fa.Clipboard().SetContent(d.logText)
+	})
+
+	header := container.NewVBox(
+		container.NewBorder(nil, nil, nil, container.NewHBox(d.reconnect, d.toggle, d.settings), d.title),
+		d.reason,
+		container.NewGridWithColumns(2, d.link, d.secret),
+		widget.NewSeparator(),
+	)
+	logBox := container.NewBorder(
+		container.NewBorder(nil, nil, widget.NewLabelWithStyle("Recent log", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), d.copyLog),
+		nil, nil, nil,
+		container.NewScroll(d.log),
+	)
+	top := container.NewVBox(d.nodesBox, d.totals)
+	d.content = container.NewBorder(header, nil, nil, nil,
+		container.NewVSplit(container.NewVScroll(top), logBox))
+	return d
+}
+
+// update shows snapshot s, summarised as sum at time now. UI thread.
+func (d *dashboard) update(s core.Status, sum present.Summary, now time.Time) {
+	d.title.SetText(sum.Title)
+	d.reason.SetText(sum.Reason)
+	d.reason.Importance = widget.MediumImportance
+	if sum.Icon == present.IconAttention {
+		d.reason.Importance = widget.WarningImportance
+	}
+	d.reason.Refresh()
+	if line := present.TransportLine(s); line != "" {
+		d.link.SetText("Gateway: " + line)
+	} else {
+		d.link.SetText("")
+	}
+	if s.SecretSource != "" {
+		d.secret.SetText("Secret from: " + s.SecretSource)
+	} else {
+		d.secret.SetText("")
+	}
+
+	// The buttons mirror the tray's toggle and reconnect items.
+	for _, it := range present.Menu(s, d.u.menuEnv(), now) {
+		switch it.Item {
+		case present.ItemToggle:
+			d.toggle.SetText(it.Label)
+			setEnabled(d.toggle, it.Enabled)
+		}
+	}
+	switch s.State {
+	case core.StateReconnecting, core.StateAuthRejected, core.StateInterviewFailed:
+		d.reconnect.Show()
+	default:
+		d.reconnect.Hide()
+	}
+
+	rows := present.Nodes(s)
+	if !d.built || len(rows) != len(d.cards) {
+		d.built = true
+		d.cards = d.cards[:0]
+		d.nodesBox.RemoveAll()
+		for range rows {
+			c := newNodeCard()
+			d.cards = append(d.cards, c)
+			d.nodesBox.Add(c.card)
+		}
+		if len(rows) == 0 {
+			d.nodesBox.Add(widget.NewLabel("No nodes yet: open Settings to add one."))
+		}
+	}
+	for i, r := range rows {
+		d.cards[i].set(r, s.Nodes[i])
+	}
+	t := present.Total(s)
+	d.totals.SetText("Totals: " + t.InFlight + " · " + t.Served + " · " + t.Tokens + " · " + t.Earnings)
+
+	if text := present.LogText(s.Log); text != d.logText {
+		d.logText = text
+		d.log.SetText(text)
+	}
+}
+
+func newNodeCard() *nodeCard {
+	c := &nodeCard{
+		models: widget.NewLabel(""), tier: widget.NewLabel(""), jobs: widget.NewLabel(""),
+		tokens: widget.NewLabel(""), earnings: widget.NewLabel(""), note: widget.NewLabel(""),
+	}
+	c.models.Wrapping = fyne.TextWrapWord
+	c.note.Wrapping = fyne.TextWrapWord
+	c.note.Importance = widget.WarningImportance
+	form := widget.NewForm(
+		widget.NewFormItem("Models", c.models),
+		widget.NewFormItem("Interview", c.tier),
+		widget.NewFormItem("Jobs", c.jobs),
+		widget.NewFormItem("Tokens", c.tokens),
+		widget.NewFormItem("Est. earnings", c.earnings),
+	)
+	c.card = widget.NewCard("", "", container.NewVBox(form, c.note))
+	return c
+}
+
+func (c *nodeCard) set(r present.NodeRow, n core.NodeStatus) {
+	c.card.SetTitle(r.Alias)
+	c.card.SetSubTitle(r.Backend)
+	c.models.SetText(r.Models)
+	tier := "tier " + r.Tier
+	if r.Accuracy != "—" {
+		tier += ", accuracy " + r.Accuracy + ", " + r.Speed
+	}
+	c.tier.SetText(tier)
+	c.jobs.SetText(r.InFlight + " in flight, " + r.Served + " served")
+	c.tokens.SetText(r.Tokens)
+	c.earnings.SetText(r.Earnings)
+	note := n.BackendError
+	if note == "" {
+		note = n.Degraded
+	}
+	if note == "" && n.Tier == "failed" {
+		note = n.InterviewNote
+	}
+	c.note.SetText(note)
+	if note == "" {
+		c.note.Hide()
+	} else {
+		c.note.Show()
+	}
+}
+
+func setEnabled(w fyne.Disableable, on bool) {
+	if on {
+		w.Enable()
+	} else {
+		w.Disable()
+	}
+}
+
+// showDashboard puts the dashboard in the window. UI thread.
+func (u *UI) showDashboard() {
+	u.setup = nil
+	u.win.SetContent(u.dash.content)
+}

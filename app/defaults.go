@@ -1,0 +1,111 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/pin-client/pin-client/app/autostart"
+	"github.com/pin-client/pin-client/backends/detect"
+	"github.com/pin-client/pin-client/core/protocol"
+	"github.com/pin-client/pin-client/internal/config"
+	"github.com/pin-client/pin-client/internal/secret"
+)
+
+// Defaults are the real collaborators: the relay engine, the OS keyring, local server
+// detection, the XDG autostart entry. Fields the caller set in opts are kept.
+func Defaults(opts Options) Options {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.NewEngine == nil {
+		opts.NewEngine = NewEngine
+	}
+	if opts.Secrets == nil {
+		opts.Secrets = KeyringStore{S: &secret.Store{Log: log}}
+	}
+	if opts.Detect == nil {
+		opts.Detect = Detect
+	}
+	if opts.Probe == nil {
+		opts.Probe = ProbeNode
+	}
+	if opts.Autostart == nil {
+		if a, err := autostart.New("--background"); err == nil {
+			opts.Autostart = a
+		} else {
+			log.Warn("start at login unavailable", "err", err)
+		}
+	}
+	return opts
+}
+
+// KeyringStore is the SecretStore of internal/secret, restricted for the desktop app to
+// the OS keyring when storing (design.md §4: the app writes the secret only there).
+type KeyringStore struct{ S *secret.Store }
+
+// Lookup finds the secret in the daemon's order (secret.Store.Lookup).
+func (k KeyringStore) Lookup(clientID, configSecret, configPath string) (protocol.Secret, string, error) {
+	s, src, err := k.S.Lookup(secret.Query{ClientID: clientID, ConfigSecret: configSecret, ConfigPath: configPath})
+	if err != nil {
+		return protocol.Secret{}, "", err
+	}
+	return s, src.String(), nil
+}
+
+// errNoKeyring is returned when the store could only write its fallback file.
+var errNoKeyring = errors.New("no OS keyring is reachable; start or unlock your desktop keyring (Secret Service, e.g. gnome-keyring or KWallet) and save again")
+
+// Store saves the secret in the keyring and verifies it (secret.Store.Save). When no
+// keyring is reachable, Save writes a per-user file instead; the app removes that file
+// again and reports the missing keyring, so the secret never lands on disk from here.
+func (k KeyringStore) Store(clientID string, s protocol.Secret) (string, error) {
+	src, err := k.S.Save(clientID, s)
+	if err != nil {
+		return "", err
+	}
+	if src.Kind != secret.FromKeyring {
+		if src.Kind == secret.FromFile {
+			if _, derr := secret.DeleteFile(src.Path); derr != nil {
+				return "", errors.Join(errNoKeyring, derr)
+			}
+		}
+		return "", errNoKeyring
+	}
+	return src.String(), nil
+}
+
+// Detect scans this machine for LLM servers (backends/detect, loopback only).
+func Detect(ctx context.Context) []Found {
+	var out []Found
+	for _, s := range detect.Scan(ctx, detect.Options{}) {
+		f := Found{Kind: s.Kind.Name(), URL: s.URL, APIMode: s.APIMode, Capacity: s.Parallel}
+		for _, m := range s.ChatModels() {
+			f.Models = append(f.Models, m.Name)
+		}
+		if s.Err != nil {
+			f.Note = s.Err.Error()
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// ProbeNode checks a node's backend for the Test button: its chat models
+// (detect.Probe) and what is wrong with it, with fixes (detect.CheckNode).
+func ProbeNode(ctx context.Context, n config.Node) Probe {
+	var p Probe
+	if s, err := detect.Probe(ctx, n.InferenceURI, detect.Options{}); err == nil {
+		for _, m := range s.ChatModels() {
+			p.Models = append(p.Models, m.Name)
+		}
+	}
+	for i, pr := range detect.CheckNode(ctx, n.InferenceURI, n.APIMode, detect.Options{}) {
+		if i == 0 && pr.Severity == detect.SevError {
+			p.Blocking = true
+		}
+		p.Problems = append(p.Problems, pr.String())
+	}
+	return p
+}

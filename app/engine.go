@@ -1,0 +1,38 @@
+package app
+
+import (
+	"log/slog"
+
+	"github.com/pin-client/pin-client/backends"
+	"github.com/pin-client/pin-client/backends/ollama"
+	"github.com/pin-client/pin-client/backends/openai"
+	"github.com/pin-client/pin-client/core"
+	"github.com/pin-client/pin-client/core/protocol"
+	"github.com/pin-client/pin-client/internal/config"
+)
+
+// NewEngine is the EngineFactory for the real relay engine (core.Engine), with the
+// real backend adapters. It is the only place the app names the engine's constructor.
+// The engine runs as many jobs at once as the nodes' capacities add up to (the daemon's
+// -n): in the app, the capacity the operator entered per node is the only limit.
+func NewEngine(cfg *config.Config, secret protocol.Secret, source string, log *slog.Logger) (Engine, error) {
+	threads := 0
+	for _, n := range cfg.Nodes {
+		threads += n.Capacity
+	}
+	return core.New(core.Options{
+		Config:       cfg,
+		Secret:       secret,
+		SecretSource: source,
+		Threads:      max(1, threads),
+		Logger:       log,
+		StartOffline: true,
+		NewBackend: func(n config.Node) backends.Backend {
+			if n.APIMode == backends.ModeOpenAI {
+				return openai.New(n.InferenceURI, openai.Options{Logger: log})
+			}
+			return ollama.New(n.InferenceURI, ollama.Options{Logger: log})
+		},
+		NewSpeaker: func(uri string) backends.Speaker { return openai.New(uri, openai.Options{Logger: log}) },
+	})
+}

@@ -1,0 +1,570 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/pin-client/pin-client/internal/config"
+)
+
+// Time limits for the setup screen's background work.
+const (
+	detectTimeout = 8 * time.Second
+	probeTimeout  = 15 * time.Second
+)
+
+// gatewayChoice is the interview-model option meaning "no interviewModel".
+const gatewayChoice = "(let the gateway choose)"
+
+// setupForm is the setup screen (first run) and the Settings screen (later): the
+// operator's credentials, the gateway, and one card per node. Validation uses the
+// config loader's own rules and messages (config.Check), so what the form accepts the
+// daemon accepts too.
+type setupForm struct {
+	u    *UI
+	base config.Config // the saved config: fields the form does not show are kept
+	// haveSecret: a secret is already stored (Settings), so an empty field keeps it.
+	haveSecret bool
+
+	clientID   *widget.Entry
+	secret     *widget.Entry
+	gateway    *widget.Entry
+	nodes      []*nodeForm
+	nodesBox   *fyne.Container
+	detect     *widget.Button
+	detectNote *widget.Label
+	problem    *widget.Label // the first problem, in the loader's words
+	warnings   *widget.Label
+	save       *widget.Button
+	cancel     *widget.Button
+	content    fyne.CanvasObject
+
+	err    error // result of the last check; nil when the form is valid
+	saving bool
+}
+
+// nodeForm is one node's card in the setup form.
+type nodeForm struct {
+	f         *setupForm
+	kind      string // what detection found ("Ollama"); empty when added by hand
+	alias     *widget.Entry
+	url       *widget.Entry
+	apiMode   *widget.Select
+	region    *widget.Select
+	capacity  *widget.Entry
+	price     *widget.Entry
+	interview *widget.Select
+	ttsURL    *widget.Entry
+	ttsModels *widget.Entry
+	test      *widget.Button
+	result    *widget.Label
+	card      *widget.Card
+	models    []string
+}
+
+// showSetup puts the setup form in the window, filled from the saved config, and starts
+// detection when there are no nodes yet. UI thread.
+func (u *UI) showSetup() {
+	f := &setupForm{u: u, haveSecret: u.cfg != nil}
+	if u.cfg != nil {
+		f.base = *u.cfg
+	}
+	f.build()
+	u.setup = f
+	u.win.SetContent(f.content)
+	if len(f.nodes) == 0 {
+		f.runDetect()
+	}
+	f.revalidate()
+	if u.message != "" && u.cfg == nil {
+		f.problem.SetText(u.message) // why the saved config could not be used
+		f.problem.Show()
+	}
+}
+
+func (f *setupForm) build() {
+	u := f.u
+	f.clientID = f.entry("clientId", f.base.ClientID, "op_…")
+	f.secret = widget.NewPasswordEntry()
+	f.secret.SetPlaceHolder("pin_sk_…")
+	if f.haveSecret {
+		f.secret.SetPlaceHolder("stored in the keyring; leave empty to keep it")
+	}
+	f.hook(f.secret, "apiSecret")
+	gw := f.base.ServerURL
+	if gw == "" {
+		gw = config.DefaultServerURL
+	}
+	f.gateway = f.entry("serverUrl", gw, config.DefaultServerURL)
+
+	account := widget.NewForm(
+		&widget.FormItem{Text: "Client ID", Widget: f.clientID, HintText: "your operator id from the PIN dashboard"},
+		&widget.FormItem{Text: "API secret", Widget: f.secret, HintText: "kept in the OS keyring, never in config.json"},
+	)
+	advanced := widget.NewAccordion(widget.NewAccordionItem("Advanced",
+		widget.NewForm(&widget.FormItem{Text: "Gateway URL", Widget: f.gateway, HintText: "leave as is unless told otherwise"})))
+
+	f.nodesBox = container.NewVBox()
+	for _, n := range f.base.Nodes {
+		f.addNode(nodeFromConfig(f, n))
+	}
+	f.detect = widget.NewButtonWithIcon("Detect local servers", theme.SearchIcon(), f.runDetect)
+	if u.opts.Detect == nil {
+		f.detect.Hide()
+	}
+	f.detectNote = widget.NewLabel("")
+	f.detectNote.Wrapping = fyne.TextWrapWord
+	addNode := widget.NewButtonWithIcon("Add node", theme.ContentAddIcon(), func() {
+		f.addNode(newNodeForm(f, "", "http://localhost:11434", config.APIModeOllama, nil))
+		f.revalidate()
+	})
+
+	f.problem = widget.NewLabel("")
+	f.problem.Importance = widget.DangerImportance
+	f.problem.Wrapping = fyne.TextWrapWord
+	f.warnings = widget.NewLabel("")
+	f.warnings.Importance = widget.WarningImportance
+	f.warnings.Wrapping = fyne.TextWrapWord
+	f.save = widget.NewButtonWithIcon("Save and go online", theme.ConfirmIcon(), f.submit)
+	f.save.Importance = widget.HighImportance
+	f.cancel = widget.NewButton("Cancel", u.showDashboard)
+	if u.cfg == nil {
+		f.cancel.Hide()
+	}
+
+	title := "Set up PIN Client"
+	intro := "Serve your local LLMs on the PIN network. Enter your operator credentials, check the nodes found on this machine, then go online."
+	if u.cfg != nil {
+		title, intro = "Settings", "Changes take effect when saved: the node drains running jobs, then reconnects with the new settings."
+	}
+	heading := widget.NewLabel(title)
+	heading.TextStyle = fyne.TextStyle{Bold: true}
+	heading.SizeName = theme.SizeNameHeadingText
+	introLabel := widget.NewLabel(intro)
+	introLabel.Wrapping = fyne.TextWrapWord
+	nodesHeading := widget.NewLabel("Nodes")
+	nodesHeading.TextStyle = fyne.TextStyle{Bold: true}
+
+	body := container.NewVBox(
+		heading, introLabel, account, advanced, widget.NewSeparator(),
+		container.NewBorder(nil, nil, nodesHeading, f.detect), f.detectNote,
+		f.nodesBox, container.NewHBox(addNode),
+	)
+	footer := container.NewVBox(widget.NewSeparator(), f.problem, f.warnings,
+		container.NewHBox(layout.NewSpacer(), f.cancel, f.save))
+	f.content = container.NewBorder(nil, footer, nil, nil, container.NewVScroll(container.NewPadded(body)))
+}
+
+// entry makes a single-line entry whose inline error is the loader's error for path.
+func (f *setupForm) entry(path, text, placeholder string) *widget.Entry {
+	e := widget.NewEntry()
+	e.SetText(text)
+	e.SetPlaceHolder(placeholder)
+	f.hook(e, path)
+	return e
+}
+
+// hook wires e to revalidate the form on change and to show the error for path.
+func (f *setupForm) hook(e *widget.Entry, path string) {
+	f.hookFn(e, func() string { return path })
+}
+
+func (f *setupForm) hookFn(e *widget.Entry, path func() string) {
+	e.Validator = func(string) error { return f.errorAt(path()) }
+	e.OnChanged = func(string) { f.revalidate() }
+}
+
+// errorAt is the current problem if it concerns path (or an element of it), else nil.
+func (f *setupForm) errorAt(path string) error {
+	var fe *config.FieldError
+	if errors.As(f.err, &fe) && (fe.Path == path || strings.HasPrefix(fe.Path, path+"[")) {
+		return errors.New(fe.Msg)
+	}
+	return nil
+}
+
+// check builds the config the form describes and validates it as the loader would.
+// The returned config never holds the secret.
+func (f *setupForm) check() (*config.Config, []string, error) {
+	cfg := f.base
+	cfg.ClientID = strings.TrimSpace(f.clientID.Text)
+	cfg.ServerURL = strings.TrimSpace(f.gateway.Text)
+	cfg.Nodes = make([]config.Node, 0, len(f.nodes))
+	for i, nf := range f.nodes {
+		n, err := nf.node(i)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg.Nodes = append(cfg.Nodes, n)
+	}
+	// The typed secret goes through the loader's checks, then is dropped.
+	cfg.APISecret = strings.TrimSpace(f.secret.Text)
+	warnings, err := cfg.Check()
+	if err == nil && cfg.APISecret == "" && !f.haveSecret && f.base.APISecret == "" {
+		err = &config.FieldError{Path: "apiSecret", Msg: "missing; paste your API secret (pin_sk_…) from the PIN dashboard"}
+	}
+	cfg.APISecret = ""
+	return &cfg, warnings, err
+}
+
+// revalidate re-checks the form and shows the result: the first problem under the
+// form and on its field, the warnings, and Save enabled only when valid. UI thread.
+func (f *setupForm) revalidate() {
+	_, warnings, err := f.check()
+	f.err = err
+	f.showProblem(err)
+	f.warnings.SetText(strings.Join(warnings, "\n"))
+	if len(warnings) == 0 {
+		f.warnings.Hide()
+	} else {
+		f.warnings.Show()
+	}
+	for _, e := range f.entries() {
+		e.Validate()
+	}
+	setEnabled(f.save, err == nil && !f.saving)
+}
+
+func (f *setupForm) showProblem(err error) {
+	if err == nil {
+		f.problem.SetText("")
+		f.problem.Hide()
+		return
+	}
+	f.problem.SetText(err.Error())
+	f.problem.Show()
+}
+
+func (f *setupForm) entries() []*widget.Entry {
+	es := []*widget.Entry{f.clientID, f.secret, f.gateway}
+	for _, n := range f.nodes {
+		es = append(es, n.alias, n.url, n.capacity, n.price, n.ttsURL, n.ttsModels)
+	}
+	return es
+}
+
+// submit stores the secret in the keyring (and reads it back), writes config.json, and
+// restarts the engine online with the new settings. UI thread; the keyring and the file
+// are handled off it.
+func (f *setupForm) submit() {
+	cfg, _, err := f.check()
+	f.err = err
+	if err != nil {
+		f.showProblem(err)
+		return
+	}
+	typed := strings.TrimSpace(f.secret.Text)
+	fromFile := f.base.APISecret
+	f.saving = true
+	f.save.Disable()
+	u := f.u
+	go func() {
+		secret, source, err := u.storeSecret(cfg.ClientID, typed, fromFile)
+		if err == nil {
+			err = u.saveConfig(cfg)
+		}
+		u.do(func() {
+			f.saving = false
+			f.save.Enable()
+			if err != nil {
+				f.err = err
+				f.showProblem(err)
+				return
+			}
+			f.secret.SetText("")
+			u.configured(cfg, secret, source)
+		})
+	}()
+}
+
+// runDetect looks for local servers off the UI thread and adds a card for each new one.
+func (f *setupForm) runDetect() {
+	detect := f.u.opts.Detect
+	if detect == nil {
+		return
+	}
+	f.detect.Disable()
+	f.detectNote.SetText("Looking for local LLM servers…")
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), detectTimeout)
+		found := detect(ctx)
+		cancel()
+		f.u.do(func() {
+			f.detect.Enable()
+			f.addFound(found)
+		})
+	}()
+}
+
+func (f *setupForm) addFound(found []Found) {
+	var added, names []string
+	for _, s := range found {
+		names = append(names, s.Kind+" at "+s.URL)
+		if f.hasURL(s.URL) {
+			continue
+		}
+		nf := newNodeForm(f, s.Kind, s.URL, s.APIMode, s.Models)
+		if s.Capacity > 0 {
+			nf.capacity.SetText(strconv.Itoa(s.Capacity))
+		}
+		if s.Note != "" {
+			nf.result.SetText("! " + s.Note)
+		}
+		f.addNode(nf)
+		added = append(added, s.Kind)
+	}
+	switch {
+	case len(found) == 0:
+		f.detectNote.SetText("No local LLM server found. Start Ollama, LM Studio, vLLM or llama.cpp and detect again, or add a node by hand.")
+	case len(added) == 0:
+		f.detectNote.SetText("Found " + strings.Join(names, ", ") + " (already listed).")
+	default:
+		f.detectNote.SetText("Found " + strings.Join(names, ", ") + ". Check each node, choose its region, then save.")
+	}
+	f.revalidate()
+}
+
+func (f *setupForm) hasURL(u string) bool {
+	for _, n := range f.nodes {
+		if strings.TrimRight(strings.TrimSpace(n.url.Text), "/") == strings.TrimRight(u, "/") {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *setupForm) addNode(n *nodeForm) {
+	f.nodes = append(f.nodes, n)
+	f.nodesBox.Add(n.card)
+	f.retitle()
+}
+
+func (f *setupForm) removeNode(n *nodeForm) {
+	for i, x := range f.nodes {
+		if x == n {
+			f.nodes = append(f.nodes[:i], f.nodes[i+1:]...)
+			break
+		}
+	}
+	f.nodesBox.Remove(n.card)
+	f.retitle()
+	f.revalidate()
+}
+
+// retitle numbers the cards the way validation errors name them (nodes[0] is Node 1).
+func (f *setupForm) retitle() {
+	for i, n := range f.nodes {
+		title := fmt.Sprintf("Node %d", i+1)
+		if n.kind != "" {
+			title += " — " + n.kind
+		}
+		n.card.SetTitle(title)
+		n.card.SetSubTitle(fmt.Sprintf("nodes[%d]", i))
+	}
+}
+
+func (f *setupForm) index(n *nodeForm) int {
+	for i, x := range f.nodes {
+		if x == n {
+			return i
+		}
+	}
+	return -1
+}
+
+// uniqueAlias derives a free alias from a server kind: "LM Studio" → "lm-studio",
+// then "lm-studio-2"...
+func (f *setupForm) uniqueAlias(kind string) string {
+	base := strings.ToLower(strings.Join(strings.Fields(kind), "-"))
+	if base == "" {
+		base = "node"
+	}
+	taken := map[string]bool{}
+	for _, n := range f.nodes {
+		taken[strings.TrimSpace(n.alias.Text)] = true
+	}
+	alias := base
+	for i := 2; taken[alias]; i++ {
+		alias = base + "-" + strconv.Itoa(i)
+	}
+	return alias
+}
+
+func newNodeForm(f *setupForm, kind, url, apiMode string, models []string) *nodeForm {
+	n := config.Node{
+		Alias: f.uniqueAlias(kind), InferenceURI: url, APIMode: apiMode, Capacity: 1,
+	}
+	nf := nodeFromConfig(f, n)
+	nf.kind = kind
+	nf.setModels(models)
+	return nf
+}
+
+func nodeFromConfig(f *setupForm, c config.Node) *nodeForm {
+	n := &nodeForm{f: f}
+	path := func(key string) func() string {
+		return func() string { return fmt.Sprintf("nodes[%d].%s", f.index(n), key) }
+	}
+	mk := func(key, text, placeholder string) *widget.Entry {
+		e := widget.NewEntry()
+		e.SetText(text)
+		e.SetPlaceHolder(placeholder)
+		f.hookFn(e, path(key))
+		return e
+	}
+	n.alias = mk("alias", c.Alias, "e.g. GPU-1")
+	n.url = mk("inferenceUri", c.InferenceURI, "http://localhost:11434")
+	n.apiMode = widget.NewSelect([]string{config.APIModeOllama, config.APIModeOpenAI}, func(string) { f.revalidate() })
+	n.apiMode.Selected = c.APIMode
+	n.region = widget.NewSelect(config.Regions, func(string) { f.revalidate() })
+	n.region.PlaceHolder = "(choose the region)"
+	n.region.Selected = c.Region
+	capText := ""
+	if c.Capacity != 0 {
+		capText = strconv.Itoa(c.Capacity)
+	}
+	n.capacity = mk("capacity", capText, "1")
+	priceText := ""
+	if c.PricePerThousandTokens != nil {
+		priceText = strconv.FormatFloat(*c.PricePerThousandTokens, 'f', -1, 64)
+	}
+	n.price = mk("pricePerThousandTokens", priceText, strconv.FormatFloat(config.DefaultPrice, 'f', -1, 64))
+	n.interview = widget.NewSelect(nil, nil)
+	n.interview.PlaceHolder = gatewayChoice
+	n.ttsURL = mk("ttsUri", c.TTSURI, "optional, e.g. http://127.0.0.1:8880")
+	n.ttsModels = mk("ttsModels", strings.Join(c.TTSModels, ", "), "optional, comma-separated")
+	n.setModels(nil)
+	if c.InterviewModel != "" {
+		n.interview.SetOptions(append(n.interview.Options, c.InterviewModel))
+		n.interview.Selected = c.InterviewModel
+	}
+
+	n.result = widget.NewLabel("")
+	n.result.Wrapping = fyne.TextWrapWord
+	n.test = widget.NewButtonWithIcon("Test", theme.MediaPlayIcon(), n.runTest)
+	if f.u.opts.Probe == nil {
+		n.test.Hide()
+	}
+	remove := widget.NewButtonWithIcon("Remove", theme.DeleteIcon(), func() { f.removeNode(n) })
+
+	form := widget.NewForm(
+		widget.NewFormItem("Alias", n.alias),
+		&widget.FormItem{Text: "Backend URL", Widget: n.url},
+		widget.NewFormItem("API", n.apiMode),
+		widget.NewFormItem("Region", n.region),
+		&widget.FormItem{Text: "Capacity", Widget: n.capacity, HintText: "requests served at once"},
+		&widget.FormItem{Text: "Price", Widget: n.price, HintText: "USD per 1K tokens"},
+		&widget.FormItem{Text: "Interview model", Widget: n.interview, HintText: "the model the gateway's quality interview uses"},
+		&widget.FormItem{Text: "TTS URL", Widget: n.ttsURL},
+		&widget.FormItem{Text: "TTS models", Widget: n.ttsModels},
+	)
+	n.card = widget.NewCard("", "", container.NewVBox(form,
+		container.NewBorder(nil, nil, n.test, remove, n.result)))
+	return n
+}
+
+// setModels offers models as interview models, keeping the current choice.
+func (n *nodeForm) setModels(models []string) {
+	n.models = models
+	opts := append([]string{gatewayChoice}, models...)
+	cur := n.interview.Selected
+	n.interview.SetOptions(opts)
+	if cur != "" && cur != gatewayChoice {
+		found := false
+		for _, m := range models {
+			found = found || m == cur
+		}
+		if !found {
+			n.interview.SetOptions(append(opts, cur))
+		}
+		n.interview.SetSelected(cur)
+	}
+}
+
+// node is the config.Node the card describes. Numbers that do not parse are reported
+// in the loader's style: field path, problem, fix.
+func (n *nodeForm) node(i int) (config.Node, error) {
+	p := fmt.Sprintf("nodes[%d]", i)
+	c := config.Node{
+		Alias:        strings.TrimSpace(n.alias.Text),
+		InferenceURI: strings.TrimSpace(n.url.Text),
+		APIMode:      n.apiMode.Selected,
+		Region:       n.region.Selected,
+		TTSURI:       strings.TrimSpace(n.ttsURL.Text),
+	}
+	if m := n.interview.Selected; m != gatewayChoice {
+		c.InterviewModel = m
+	}
+	if s := strings.TrimSpace(n.capacity.Text); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil {
+			return c, &config.FieldError{Path: p + ".capacity", Msg: fmt.Sprintf("%q is not a whole number; set how many requests the node serves at once, 1 or more", s)}
+		}
+		c.Capacity = v
+	}
+	if s := strings.TrimSpace(n.price.Text); s != "" {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return c, &config.FieldError{Path: p + ".pricePerThousandTokens", Msg: fmt.Sprintf("%q is not a number; use a price in USD per 1K tokens, e.g. %g", s, config.DefaultPrice)}
+		}
+		c.PricePerThousandTokens = &v
+	}
+	for _, m := range strings.Split(n.ttsModels.Text, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			c.TTSModels = append(c.TTSModels, m)
+		}
+	}
+	return c, nil
+}
+
+// showProbe shows a Test result and offers the models found as interview models.
+func (n *nodeForm) showProbe(res Probe) {
+	if len(res.Models) > 0 {
+		n.setModels(res.Models)
+	}
+	models := fmt.Sprintf("%d model(s): %s", len(res.Models), strings.Join(res.Models, ", "))
+	switch {
+	case res.Blocking:
+		n.result.SetText("✗ " + strings.Join(res.Problems, "\n"))
+	case len(res.Problems) > 0:
+		n.result.SetText("✓ " + models + "\n! " + strings.Join(res.Problems, "\n! "))
+	default:
+		n.result.SetText("✓ ready, " + models)
+	}
+}
+
+// runTest asks the node's backend for its models off the UI thread and shows the
+// result; the models become the interview-model choices.
+func (n *nodeForm) runTest() {
+	u := n.f.u
+	i := n.f.index(n)
+	c, err := n.node(i)
+	if err == nil && c.InferenceURI == "" {
+		err = errors.New("set the backend URL first")
+	}
+	if err != nil {
+		n.result.SetText("✗ " + err.Error())
+		return
+	}
+	n.test.Disable()
+	n.result.SetText("Testing " + c.InferenceURI + "…")
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+		res := u.opts.Probe(ctx, c)
+		cancel()
+		u.do(func() {
+			n.test.Enable()
+			n.showProbe(res)
+		})
+	}()
+}
