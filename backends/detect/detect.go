@@ -187,10 +187,10 @@ type Model struct {
 
 // Server is what answered at one URL.
 type Server struct {
-	URL     string `json:"url"` // base URL, no trailing slash: the node's inferenceUri
-	Kind    Kind   `json:"kind"`
-	APIMode string `json:"apiMode,omitempty"` // what the engine should use here
-	Version string `json:"version,omitempty"`
+	URL     string  `json:"url"` // base URL, no trailing slash: the node's inferenceUri
+	Kind    Kind    `json:"kind"`
+	APIMode string  `json:"apiMode,omitempty"` // what the engine should use here
+	Version string  `json:"version,omitempty"`
 	Models  []Model `json:"models"`
 	// Parallel is a capacity hint: how many requests the server runs at once. Ollama:
 	// OLLAMA_NUM_PARALLEL from this process's environment when the server is local;
@@ -283,6 +283,30 @@ type prober struct {
 	log     *slog.Logger
 	getenv  func(string) string
 	timeout time.Duration
+
+	mu    sync.Mutex               // guards slots
+	slots map[string]chan struct{} // per host:port, limits requests in flight
+}
+
+// perServer is how many probes run at once against one server. llama.cpp server
+// (cpp-httplib) and KoboldCpp (Python http.server) listen with a backlog of 5: a larger
+// burst of connections overflows it, the kernel drops SYNs, and the retry a second later
+// would eat the whole scan deadline.
+const perServer = 4
+
+// slot returns the semaphore for hostport.
+func (p *prober) slot(hostport string) chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.slots == nil {
+		p.slots = map[string]chan struct{}{}
+	}
+	c, ok := p.slots[hostport]
+	if !ok {
+		c = make(chan struct{}, perServer)
+		p.slots[hostport] = c
+	}
+	return c
 }
 
 func newProber(opts Options) *prober {
@@ -348,6 +372,13 @@ func (r reply) decode(v any) bool {
 
 // do sends one probe. body nil means GET, else POST with a JSON body.
 func (p *prober) do(ctx context.Context, base *url.URL, path string, body []byte) reply {
+	slot := p.slot(base.Host)
+	select {
+	case slot <- struct{}{}:
+		defer func() { <-slot }()
+	case <-ctx.Done():
+		return reply{err: ctx.Err()}
+	}
 	u := base.JoinPath(path)
 	method := http.MethodGet
 	var rd io.Reader

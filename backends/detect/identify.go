@@ -301,20 +301,13 @@ func (p *prober) ollamaDetails(ctx context.Context, base *url.URL, s *Server, ta
 	psOK := false
 	wg.Go(func() { psOK = p.do(ctx, base, pOllamaPS, nil).decode(&ps) })
 
-	// /api/show per model, a few at a time; a server with very many models gets the
-	// first ones described, the rest stay Unknown.
-	const maxShow, parallelShow = 32, 4
+	// /api/show per model (perServer at a time, see do); a server with very many models
+	// gets the first ones described, the rest stay Unknown.
+	const maxShow = 32
 	shows := make([]ollamaShowJSON, min(len(s.Models), maxShow))
 	showOK := make([]bool, len(shows))
-	sem := make(chan struct{}, parallelShow)
 	for i := range shows {
 		wg.Go(func() {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			defer func() { <-sem }()
 			body, _ := json.Marshal(map[string]string{"model": s.Models[i].Name})
 			showOK[i] = p.do(ctx, base, pOllamaShow, body).decode(&shows[i])
 		})

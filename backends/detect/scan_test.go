@@ -282,7 +282,7 @@ func TestWriteTable(t *testing.T) {
 	want := `Ollama 0.12.6 at http://127.0.0.1:11434  apiMode "ollama"  parallel 1
   MODEL        LOADED  CONTEXT      TOOLS  REASONING  NOTE
   llama3.2:3b  yes     8192/131072  yes    none       on CPU
-  qwen3:8b     no      40960        yes    thinking   
+  qwen3:8b     no      40960        yes    thinking
   big:70b      yes     ?            ?      ?          75% on GPU
 
 http://127.0.0.1:8000 accepted the connection but did not answer within 1.2s
@@ -293,4 +293,39 @@ LM Studio at http://127.0.0.1:1234  apiMode "openai"  parallel 1
 	if b.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
 	}
+}
+
+// TestProbesPerServerAreLimited: no more than perServer requests are in flight to one
+// server at a time, so a small listen backlog (llama.cpp, KoboldCpp) never overflows.
+func TestProbesPerServerAreLimited(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var n pipeNet
+		l := n.listen("127.0.0.1:11434")
+		var mu sync.Mutex
+		inflight, most := 0, 0
+		h := fakeHandler(ollamaRoutes(0))
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			inflight++
+			most = max(most, inflight)
+			mu.Unlock()
+			time.Sleep(10 * time.Millisecond) // fake time: lets every waiting probe pile up
+			h.ServeHTTP(w, r)
+			mu.Lock()
+			inflight--
+			mu.Unlock()
+		})}
+		var wg sync.WaitGroup
+		wg.Go(func() { srv.Serve(l) })
+
+		s, err := Probe(context.Background(), "http://127.0.0.1:11434", Options{DialContext: n.dial, Getenv: func(string) string { return "" }})
+		if err != nil || s.Kind != KindOllama || len(s.Models) != 3 {
+			t.Fatalf("Probe: %+v %v", s, err)
+		}
+		if most != perServer {
+			t.Errorf("at most %d requests were in flight, want exactly perServer=%d", most, perServer)
+		}
+		srv.Close()
+		wg.Wait()
+	})
 }

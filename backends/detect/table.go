@@ -44,7 +44,12 @@ func WriteTable(w io.Writer, servers []Server) error {
 			return err
 		}
 	}
-	_, err := io.WriteString(w, b.String())
+	// tabwriter pads empty last cells; drop the trailing blanks.
+	lines := strings.Split(b.String(), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	_, err := io.WriteString(w, strings.Join(lines, "\n"))
 	return err
 }
 
