@@ -1,0 +1,67 @@
+// Command pin-client is the PIN Client desktop app: a window for setup and the
+// dashboard, and a system-tray toggle that takes the operator's nodes online or offline.
+// The relay engine runs inside this process (package core), driven by package app.
+//
+// This main package sits at the module root, not under cmd/, on purpose: the fyne tool
+// (`fyne package`, `fyne build`) reads FyneApp.toml from the main package's folder, and
+// FyneApp.toml belongs at the top level of the repository. Building it needs cgo and
+// the OpenGL/X11 headers (see docs/readme/desktop.md); the daemon, cmd/pin-clientd,
+// needs neither.
+//
+// Usage:
+//
+//	pin-client [--background] [-l level] [-V]
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+
+	fyneapp "fyne.io/fyne/v2/app"
+
+	"github.com/pin-client/pin-client/app"
+	"github.com/pin-client/pin-client/internal/version"
+)
+
+// appID must match Details.ID in FyneApp.toml: Fyne keys preferences and storage by it.
+const appID = "net.aiassist.pinclient"
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "pin-client:", err)
+		os.Exit(2)
+	}
+}
+
+// run parses the flags and runs the app until it quits. Fyne owns the main thread and
+// turns SIGINT/SIGTERM into a quit; app.UI.Run returns only after the engine drained.
+func run(args []string) error {
+	fs := flag.NewFlagSet("pin-client", flag.ContinueOnError)
+	background := fs.Bool("background", false, "start hidden in the system tray (Start at login uses this)")
+	level := fs.String("l", "info", "log level: debug, info, warn or error")
+	showVersion := fs.Bool("V", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *showVersion {
+		fmt.Printf("pin-client %s (%s, %s/%s)\n", version.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return nil
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("-l: %q is not a log level; use debug, info, warn or error", *level)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	slog.SetDefault(log)
+
+	ui := app.New(fyneapp.NewWithID(appID), app.Defaults(app.Options{Logger: log}))
+	ui.Run(*background)
+	return nil
+}
