@@ -90,7 +90,7 @@ func Init(ctx context.Context, args []string, io IO) error {
 	}
 
 	in := bufio.NewReader(orEmpty(io.Stdin))
-	clientID, err := f.ask(&io, in, f.clientID, old.ClientID, "Operator id (clientId, op_… from the PIN dashboard)", "--client-id", validClientID)
+	clientID, err := f.ask(&io, in, f.clientID, old.ClientID, "Operator id (op_… from the PIN dashboard)", "--client-id", "your operator id (op_…) from the PIN dashboard", validClientID)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,8 @@ func Init(ctx context.Context, args []string, io IO) error {
 	if len(old.Nodes) > 0 {
 		oldRegion = old.Nodes[0].Region
 	}
-	region, err := f.ask(&io, in, f.region, oldRegion, "Region ("+strings.Join(config.Regions, ", ")+")", "--region", validRegion)
+	regions := strings.Join(config.Regions, ", ")
+	region, err := f.ask(&io, in, f.region, oldRegion, "Region ("+regions+")", "--region", "one of "+regions, validRegion)
 	if err != nil {
 		return err
 	}
@@ -218,8 +219,8 @@ func apiName(mode string) string {
 }
 
 // ask returns the flag value if set; else, on a terminal, prompts (offering def) until
-// valid says yes; else def if any; else fails naming the flag.
-func (f *initFlags) ask(io *IO, in *bufio.Reader, flagValue, def, prompt, flagName string, valid func(string) error) (string, error) {
+// valid says yes; else def if any; else fails naming the flag and what it takes (want).
+func (f *initFlags) ask(io *IO, in *bufio.Reader, flagValue, def, prompt, flagName, want string, valid func(string) error) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil
 	}
@@ -227,7 +228,7 @@ func (f *initFlags) ask(io *IO, in *bufio.Reader, flagValue, def, prompt, flagNa
 		if def != "" && valid(def) == nil {
 			return def, nil
 		}
-		return "", fmt.Errorf("%s is required when stdin is not a terminal (%s)", flagName, strings.ToLower(prompt[:1])+prompt[1:])
+		return "", fmt.Errorf("%s is required when stdin is not a terminal: pass %s", flagName, want)
 	}
 	for range 5 {
 		if def != "" {
