@@ -9,9 +9,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,8 +37,11 @@ type event struct {
 // client is either transport, as seen by a test.
 type client interface {
 	send(t *testing.T, m protocol.Message) // WS frame, or the SSE POST equivalent (§4.4)
-	next(t *testing.T) event               // next downlink message (fails the test on end)
-	ended(t *testing.T) error              // waits for the downlink to end; its error
+	trySend(m protocol.Message) error      // the same, for goroutines
+	evs() <-chan event
+	doneCh() <-chan struct{}
+	next(t *testing.T) event  // next downlink message (fails the test on end)
+	ended(t *testing.T) error // waits for the downlink to end; its error
 	close()
 }
 
@@ -54,6 +59,7 @@ func expect(t *testing.T, c client, typ string) event {
 // ---- WebSocket ----
 
 type wsClient struct {
+	wmu    sync.Mutex // one writer (the reader goroutine answers PINGs)
 	conn   *websocket.Conn
 	events chan event
 	done   chan struct{}
@@ -94,7 +100,9 @@ func (c *wsClient) read() {
 		}
 		if _, ok := m.(*protocol.Ping); ok && c.answerPings {
 			b, _ := protocol.Encode(&protocol.Pong{})
+			c.wmu.Lock()
 			_ = c.conn.WriteMessage(websocket.TextMessage, b)
+			c.wmu.Unlock()
 		}
 		c.events <- event{m, data}
 	}
@@ -102,19 +110,32 @@ func (c *wsClient) read() {
 
 func (c *wsClient) send(t *testing.T, m protocol.Message) {
 	t.Helper()
-	b, err := protocol.Encode(m)
-	if err != nil {
+	if err := c.trySend(m); err != nil {
 		t.Fatal(err)
 	}
-	c.sendRaw(t, b)
+}
+
+func (c *wsClient) trySend(m protocol.Message) error {
+	b, err := protocol.Encode(m)
+	if err != nil {
+		return err
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.conn.WriteMessage(websocket.TextMessage, b)
 }
 
 func (c *wsClient) sendRaw(t *testing.T, b []byte) {
 	t.Helper()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	if err := c.conn.WriteMessage(websocket.TextMessage, b); err != nil {
 		t.Fatalf("ws write: %v", err)
 	}
 }
+
+func (c *wsClient) evs() <-chan event       { return c.events }
+func (c *wsClient) doneCh() <-chan struct{} { return c.done }
 
 func (c *wsClient) next(t *testing.T) event {
 	t.Helper()
@@ -234,6 +255,14 @@ func (c *sseClient) read() {
 // Content-Type.
 func (c *sseClient) post(t *testing.T, path string, body []byte, hdr map[string]string) (int, string) {
 	t.Helper()
+	st, msg, err := c.tryPost(path, body, hdr)
+	if err != nil {
+		t.Fatalf("post %s: %v", path, err)
+	}
+	return st, msg
+}
+
+func (c *sseClient) tryPost(path string, body []byte, hdr map[string]string) (int, string, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -253,11 +282,11 @@ func (c *sseClient) post(t *testing.T, path string, body []byte, hdr map[string]
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		t.Fatalf("post %s: %v", path, err)
+		return 0, "", err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, string(b), nil
 }
 
 func (c *sseClient) mustPost(t *testing.T, path string, body []byte) {
@@ -267,35 +296,50 @@ func (c *sseClient) mustPost(t *testing.T, path string, body []byte) {
 	}
 }
 
-// send maps a message to its SSE POST (§4.4).
 func (c *sseClient) send(t *testing.T, m protocol.Message) {
 	t.Helper()
+	if err := c.trySend(m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// trySend maps a message to its SSE POST (§4.4).
+func (c *sseClient) trySend(m protocol.Message) error {
+	var path string
+	var body []byte
+	var hdr map[string]string
 	switch m := m.(type) {
 	case *protocol.RegisterNode:
-		b, _ := json.Marshal(m)
-		c.mustPost(t, "register", b)
+		path, body = "register", mustJSON(m)
 	case *protocol.Heartbeat:
-		c.mustPost(t, "heartbeat", []byte("{}"))
+		path, body = "heartbeat", []byte("{}")
 	case *protocol.ModelList:
-		if st, msg := c.post(t, "heartbeat", nil, map[string]string{HeaderModels: strings.Join(m.Models, ",")}); st != 200 {
-			t.Fatalf("models heartbeat = %d %s", st, msg)
-		}
+		path, hdr = "heartbeat", map[string]string{HeaderModels: strings.Join(m.Models, ",")}
 	case *protocol.InferenceChunk:
-		b, _ := json.Marshal(m)
-		c.mustPost(t, "chunk", b)
+		path, body = "chunk", mustJSON(m)
 	default:
 		env, err := protocol.Encode(m)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		var rid struct {
 			RequestID string `json:"request_id"`
 		}
 		_ = json.Unmarshal(env, &rid)
-		b, _ := json.Marshal(map[string]json.RawMessage{"request_id": mustJSON(rid.RequestID), "result": payloadOf(env)})
-		c.mustPost(t, "result", b)
+		path, body = "result", mustJSON(map[string]json.RawMessage{"request_id": mustJSON(rid.RequestID), "result": payloadOf(env)})
 	}
+	st, msg, err := c.tryPost(path, body, hdr)
+	if err != nil {
+		return err
+	}
+	if st != http.StatusOK {
+		return fmt.Errorf("POST %s = %d %s", path, st, msg)
+	}
+	return nil
 }
+
+func (c *sseClient) evs() <-chan event       { return c.events }
+func (c *sseClient) doneCh() <-chan struct{} { return c.done }
 
 func (c *sseClient) next(t *testing.T) event {
 	t.Helper()

@@ -334,7 +334,9 @@ func (g *Gateway) terminal(s *session, requestID, typ string, body, p json.RawMe
 	return typ
 }
 
-func (g *Gateway) interviewResult(s *session, r *protocol.InterviewResult) {
+// interviewResult records an INTERVIEW_RESULT and returns the grading step (send the
+// Options.Grade reply), which the caller runs after any RESULT_ACK; nil for a duplicate.
+func (g *Gateway) interviewResult(s *session, r *protocol.InterviewResult) (grade func()) {
 	g.mu.Lock()
 	op := s.op
 	op.terminals[r.InterviewID]++
@@ -352,15 +354,17 @@ func (g *Gateway) interviewResult(s *session, r *protocol.InterviewResult) {
 	g.broadcastLocked()
 	g.mu.Unlock()
 	if !first {
-		return
+		return nil
 	}
-	grade := g.opts.Grade
-	if grade == nil {
-		grade = DefaultGrade
-	}
-	if m := grade(&req, r); m != nil {
-		if err := s.send(mustEncode(m)); err != nil {
-			g.log.Warn("pintest: interview grade not sent", "err", err)
+	return func() {
+		gr := g.opts.Grade
+		if gr == nil {
+			gr = DefaultGrade
+		}
+		if m := gr(&req, r); m != nil {
+			if err := s.send(mustEncode(m)); err != nil {
+				g.log.Warn("pintest: interview grade not sent", "err", err)
+			}
 		}
 	}
 }

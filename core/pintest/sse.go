@@ -310,7 +310,7 @@ func (g *Gateway) servePost(w http.ResponseWriter, r *http.Request) {
 		respond(http.StatusOK, nil)
 
 	case ResultPath:
-		typ, err := g.postResult(s, body)
+		typ, grade, err := g.postResult(s, body)
 		g.mu.Lock()
 		g.updateFrameLocked(op, seq, func(f *Frame) { f.Type = typ })
 		ackNoID := g.ackNoID
@@ -330,50 +330,53 @@ func (g *Gateway) servePost(w http.ResponseWriter, r *http.Request) {
 		if err := s.send(mustEncode(&protocol.ResultAck{RequestID: rid.RequestID})); err != nil {
 			g.log.Warn("pintest: result ack not sent", "err", err)
 		}
+		if grade != nil {
+			grade()
+		}
 	}
 }
 
-// postResult checks and records a /stream/result body {"request_id","result":P}.
-func (g *Gateway) postResult(s *session, body []byte) (string, error) {
+// postResult checks and records a /stream/result body {"request_id","result":P}. grade
+// is the interview grading step to run after the RESULT_ACK.
+func (g *Gateway) postResult(s *session, body []byte) (typ string, grade func(), err error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil {
-		return "RESULT", errorf("result body is not a JSON object: %v", err)
+		return "RESULT", nil, errorf("result body is not a JSON object: %v", err)
 	}
 	if _, ok := top["type"]; ok {
-		return "RESULT", errorf(`result body carries "type": send {"request_id","result"}, the payload, not the envelope (§4.4)`)
+		return "RESULT", nil, errorf(`result body carries "type": send {"request_id","result"}, the payload, not the envelope (§4.4)`)
 	}
 	p, ok := top["result"]
 	if !ok || string(p) == "null" {
-		return "RESULT", errorf(`result body needs "result" (§4.4)`)
+		return "RESULT", nil, errorf(`result body needs "result" (§4.4)`)
 	}
 	var rid string
 	if raw, ok := top["request_id"]; ok {
 		if err := json.Unmarshal(raw, &rid); err != nil {
-			return "RESULT", errorf("request_id must be a string: %v", err)
+			return "RESULT", nil, errorf("request_id must be a string: %v", err)
 		}
 	}
 	var inner map[string]json.RawMessage
 	if err := json.Unmarshal(p, &inner); err != nil {
-		return "RESULT", errorf("result must be a JSON object: %v", err)
+		return "RESULT", nil, errorf("result must be a JSON object: %v", err)
 	}
 	if _, wrapped := inner["result"]; wrapped {
-		return "RESULT", errorf("result is wrapped twice: send the payload, not the envelope (§4.4)")
+		return "RESULT", nil, errorf("result is wrapped twice: send the payload, not the envelope (§4.4)")
 	}
 	if rid == "" {
 		var ir protocol.InterviewResult
 		if err := json.Unmarshal(p, &ir); err != nil || ir.InterviewID == "" {
-			return "RESULT", errors.New("result without request_id must be an interview result with interview_id")
+			return "RESULT", nil, errors.New("result without request_id must be an interview result with interview_id")
 		}
-		g.interviewResult(s, &ir)
-		return protocol.TypeInterviewResult, nil
+		return protocol.TypeInterviewResult, g.interviewResult(s, &ir), nil
 	}
 	_, hasErr := inner["error"]
 	_, hasChoices := inner["choices"]
 	_, hasAudio := inner["audio_b64"]
 	if !hasErr && !hasChoices && !hasAudio {
-		return "RESULT", errorf(`result has none of "choices", "audio_b64", "error"`)
+		return "RESULT", nil, errorf(`result has none of "choices", "audio_b64", "error"`)
 	}
-	return g.terminal(s, rid, "", body, p), nil
+	return g.terminal(s, rid, "", body, p), nil, nil
 }
 
 func (g *Gateway) updateFrameLocked(op *Operator, seq int, fn func(*Frame)) {

@@ -160,7 +160,9 @@ func (g *Gateway) handleWS(s *session, mt int, data []byte) {
 	case *protocol.TTSError:
 		g.terminal(s, m.RequestID, m.MsgType(), data, payloadOf(data))
 	case *protocol.InterviewResult:
-		g.interviewResult(s, m)
+		if grade := g.interviewResult(s, m); grade != nil {
+			defer grade()
+		}
 	case *protocol.Pong:
 		// recorded; PingJSON waits for it
 	default:
