@@ -428,7 +428,7 @@ func Scan(ctx context.Context, opts Options) []Server {
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		wg.Go(func() {
-			if !p.listening(ctx, t.Host) {
+			if !p.listening(ctx, hostPort(t)) {
 				return
 			}
 			s := p.identify(ctx, t)
@@ -474,7 +474,7 @@ func Probe(ctx context.Context, rawURL string, opts Options) (Server, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 
-	if err := p.dialCheck(ctx, base.Host); err != nil {
+	if err := p.dialCheck(ctx, hostPort(base)); err != nil {
 		err = fmt.Errorf("nothing answers at %s: %w (%w)", base, backends.ErrUnreachable, err)
 		return Server{URL: base.String(), Kind: KindUnknown, Err: err}, err
 	}
@@ -579,15 +579,24 @@ func (p *prober) listening(ctx context.Context, hostport string) bool {
 }
 
 func (p *prober) dialCheck(ctx context.Context, hostport string) error {
-	if _, _, err := net.SplitHostPort(hostport); err != nil {
-		hostport = net.JoinHostPort(hostport, "80")
-	}
 	c, err := p.dial(ctx, "tcp", hostport)
 	if err != nil {
 		return err
 	}
 	c.Close()
 	return nil
+}
+
+// hostPort is u's host:port, with the scheme's default port when u names none.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	port := "80"
+	if u.Scheme == "https" {
+		port = "443"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // portHint guesses the product from a well-known port; used only when a server refuses

@@ -368,3 +368,20 @@ func TestLocalGPU(t *testing.T) {
 		}
 	}
 }
+
+func TestProbeDefaultPorts(t *testing.T) {
+	srv := fakeServer(t, genericOpenAIRoutes(), "")
+	for _, u := range []string{"http://llm.lan", "https://llm.lan"} {
+		want := "llm.lan:80"
+		if strings.HasPrefix(u, "https") {
+			want = "llm.lan:443"
+		}
+		opts, _ := testOptions(t, dialMap{want: hostOf(srv)})
+		_, err := Probe(context.Background(), u, opts)
+		// https to a plain-HTTP fake fails the probes, but the dial check must have used
+		// the scheme's default port (else: ErrUnreachable).
+		if errors.Is(err, backends.ErrUnreachable) {
+			t.Errorf("%s: dialled the wrong port: %v", u, err)
+		}
+	}
+}

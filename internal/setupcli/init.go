@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -340,9 +341,16 @@ func kindAlias(k detect.Kind) string {
 	return string(k)
 }
 
-func portOf(u string) string {
-	if i := strings.LastIndexByte(u, ':'); i >= 0 && !strings.Contains(u[i:], "]") {
-		return strings.Trim(u[i+1:], "/")
+// portOf is the port of a server URL, with the scheme's default when it names none.
+func portOf(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "0"
+	case u.Port() != "":
+		return u.Port()
+	case u.Scheme == "https":
+		return "443"
 	}
 	return "80"
 }

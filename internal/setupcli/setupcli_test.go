@@ -408,3 +408,16 @@ func TestAliasPart(t *testing.T) {
 		}
 	}
 }
+
+func TestPortOf(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:11434": "11434",
+		"http://[::1]:1234":      "1234",
+		"http://gpu-box":         "80",
+		"https://gpu-box/llm":    "443",
+	} {
+		if got := portOf(in); got != want {
+			t.Errorf("portOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
