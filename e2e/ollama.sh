@@ -7,14 +7,15 @@
 # libstb-dev (installed here if missing and we can).
 #
 # Env: WORK (default /tmp/ollama-e2e: build, models, logs; keep it between runs and the
-# build is skipped), PORT (default 11434), OLLAMA_VERSION (default v0.17.4).
+# build is skipped), PORT (default 11534, not the usual 11434, so that a real local
+# Ollama is left alone), OLLAMA_VERSION (default v0.17.4).
 # Idempotent: a server this script started earlier (pid in $WORK/ollama.pid) that still
 # answers on $PORT is reused; the models are re-created (a second). Leaves the server
 # running; stop it with: kill "$(cat "$WORK/ollama.pid")"
 set -euo pipefail
 OLLAMA_VERSION=${OLLAMA_VERSION:-v0.17.4}
 WORK=${WORK:-/tmp/ollama-e2e}
-PORT=${PORT:-11434}
+PORT=${PORT:-11534}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BASE=http://127.0.0.1:$PORT
 mkdir -p "$WORK/cstubs/miniaudio" "$WORK/bin" "$WORK/models" "$WORK/home"
@@ -79,7 +80,9 @@ PARAMETER num_ctx 512
 EOF
 # The tools template must render .Tools and .ToolCalls: Ollama learns the tool-call
 # syntax (<tool_call>...</tool_call>) from it and then parses the model's output into
-# message.tool_calls. One token is the whole call, so num_predict 1 gives exactly one.
+# message.tool_calls. One token is the whole call. Ollama v0.17.4's parser swallows the
+# first call of the reply (measured: num_predict 1 gives none, 2 gives one, 3 gives two),
+# so num_predict 2 yields exactly one tool call, in /api/chat and /v1 alike.
 cat > "$WORK/Modelfile.tiny-tools" <<EOF
 FROM $WORK/tiny-tools.gguf
 TEMPLATE """{{- if .Tools }}<|system|>
@@ -92,7 +95,7 @@ TEMPLATE """{{- if .Tools }}<|system|>
 {{ range .ToolCalls }}<tool_call>{"name":"{{ .Function.Name }}","arguments":{{ .Function.Arguments }}}</tool_call>{{ end }}{{ end }}
 {{ end }}<|assistant|>
 """
-PARAMETER num_predict 1
+PARAMETER num_predict 2
 PARAMETER num_ctx 512
 EOF
 

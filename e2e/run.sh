@@ -13,14 +13,14 @@
 # Env:
 #   E2E_WORK         Ollama build, models and logs (default /tmp/ollama-e2e; kept between
 #                    runs, so only the first run pays the ~6 min build)
-#   E2E_OLLAMA_PORT  loopback port for Ollama (default 11434)
+#   E2E_OLLAMA_PORT  loopback port for Ollama (default 11534)
 #   E2E_KEEP_OLLAMA  1 = leave Ollama running afterwards (faster reruns)
 #   E2E_ONLY         e.g. "sse/ollama" to run one combination
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 E2E_WORK=${E2E_WORK:-/tmp/ollama-e2e}
-OLLAMA_PORT=${E2E_OLLAMA_PORT:-11434}
+OLLAMA_PORT=${E2E_OLLAMA_PORT:-11534}
 OLLAMA_URL=http://127.0.0.1:$OLLAMA_PORT
 RUN=$(mktemp -d "${TMPDIR:-/tmp}/pin-e2e.XXXXXX")
 T_START=$(date +%s)
@@ -150,7 +150,7 @@ start_gateway() {
 wait_model() {
   local i
   for ((i = 0; i < 300; i++)); do
-    curl -sf --max-time 2 -H "Authorization: Bearer ${GW_KEY:-e2e}" "$1/models" 2>/dev/null | grep -q "\"$2\"" && return 0
+    curl -sf --max-time 2 -H "Authorization: Bearer ${GW_KEY:-e2e}" "$1/models" 2>/dev/null | grep -qE "\"$2(:latest)?\"" && return 0
     kill -0 "$DAEMON_PID" 2>/dev/null || return 1
     sleep 0.1
   done

@@ -15,8 +15,8 @@ if (!baseURL) {
   console.error("chat.mjs: BASE_URL is not set (the gateway's consumerUrl, e.g. http://127.0.0.1:8080/v1)");
   process.exit(2);
 }
-const model = process.env.MODEL || "tiny";
-const toolsModel = process.env.TOOLS_MODEL || "";
+let model = process.env.MODEL || "tiny";
+let toolsModel = process.env.TOOLS_MODEL || "";
 const label = process.env.LABEL ? `[${process.env.LABEL}] ` : "";
 const client = new OpenAI({ baseURL, apiKey: process.env.API_KEY || "e2e", maxRetries: 0, timeout: 60_000 });
 
@@ -66,10 +66,20 @@ function checkToolCall(calls) {
   return `get_time(${JSON.stringify(args)})`;
 }
 
+// Ollama names models "tiny:latest"; a consumer asks for what /models lists, so accept
+// the bare name or its ":latest" form and use whichever is listed.
 await check("models list", async () => {
   const ids = [];
   for await (const m of client.models.list()) ids.push(m.id);
-  assert(ids.includes(model), `model ${model} not in /models: ${JSON.stringify(ids)}`);
+  const pick = (name) => (ids.includes(name) ? name : ids.includes(`${name}:latest`) ? `${name}:latest` : null);
+  const m = pick(model);
+  assert(m, `model ${model} not in /models: ${JSON.stringify(ids)}`);
+  model = m;
+  if (toolsModel) {
+    const t = pick(toolsModel);
+    assert(t, `model ${toolsModel} not in /models: ${JSON.stringify(ids)}`);
+    toolsModel = t;
+  }
   return ids.join(",");
 });
 
