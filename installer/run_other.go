@@ -1,0 +1,5 @@
+//go:build !linux
+
+package installer
+
+func forceSystemd() {}
