@@ -261,7 +261,7 @@ func (p *prober) unidentified(base *url.URL, replies map[string]reply, s *Server
 		}
 		return fmt.Errorf("%s at %s %w (it answered %d)", name, s.URL, ErrAuthRequired, denied)
 	case !answered && (errors.Is(lastErr, context.DeadlineExceeded) || errors.Is(lastErr, context.Canceled)):
-		return fmt.Errorf("%s %w within %s (%w)", s.URL, ErrNoAnswer, timeoutText(p.timeout), lastErr)
+		return &noAnswerError{url: s.URL, within: p.timeout, cause: lastErr}
 	case !answered: // it closed the connection or spoke something other than HTTP
 		return fmt.Errorf("%s %w (not HTTP: %w)", s.URL, ErrNotLLMServer, lastErr)
 	}
@@ -612,6 +612,21 @@ func hasString(list []string, s string) bool {
 	}
 	return false
 }
+
+// noAnswerError is ErrNoAnswer for a listener that stayed silent until the deadline. Its
+// text leaves out the Go request details; errors.Is sees ErrNoAnswer and the context
+// error.
+type noAnswerError struct {
+	url    string
+	within time.Duration
+	cause  error
+}
+
+func (e *noAnswerError) Error() string {
+	return fmt.Sprintf("%s %v within %s (still starting or loading a model, or hung)", e.url, ErrNoAnswer, timeoutText(e.within))
+}
+
+func (e *noAnswerError) Unwrap() []error { return []error{ErrNoAnswer, e.cause} }
 
 // timeoutText renders a duration for messages: "1.2s", "800ms".
 func timeoutText(d time.Duration) string {

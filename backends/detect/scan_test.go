@@ -272,7 +272,7 @@ func TestWriteTable(t *testing.T) {
 			{Name: "qwen3:8b", Loaded: No, ContextLength: 40960, MaxContextLength: 40960, Tools: Yes, Reasoning: ReasoningThinking},
 			{Name: "big:70b", Loaded: Yes, Size: 40, VRAM: 30},
 		}},
-		{URL: "http://127.0.0.1:8000", Kind: KindUnknown, Parallel: 1, Err: errors.New("http://127.0.0.1:8000 accepted the connection but did not answer within 1.2s")},
+		{URL: "http://127.0.0.1:8000", Kind: KindUnknown, Parallel: 1, Err: errors.New("http://127.0.0.1:8000 accepted the connection but did not answer within 1.2s (still starting or loading a model, or hung)")},
 		{URL: "http://127.0.0.1:1234", Kind: KindLMStudio, APIMode: "openai", Parallel: 1, Err: errors.New("LM Studio at http://127.0.0.1:1234 requires an API token")},
 	}
 	var b strings.Builder
@@ -285,7 +285,7 @@ func TestWriteTable(t *testing.T) {
   qwen3:8b     no      40960        yes    thinking
   big:70b      yes     ?            ?      ?          75% on GPU
 
-http://127.0.0.1:8000 accepted the connection but did not answer within 1.2s
+http://127.0.0.1:8000 accepted the connection but did not answer within 1.2s (still starting or loading a model, or hung)
 
 LM Studio at http://127.0.0.1:1234  apiMode "openai"  parallel 1
   problem: LM Studio at http://127.0.0.1:1234 requires an API token
