@@ -22,7 +22,7 @@ import (
 	"github.com/pin-client/pin-client/core/protocol"
 )
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx
@@ -36,17 +36,17 @@ type event struct {
 
 // client is either transport, as seen by a test.
 type client interface {
-	send(t *testing.T, m protocol.Message) // WS frame, or the SSE POST equivalent (§4.4)
+	send(t testing.TB, m protocol.Message) // WS frame, or the SSE POST equivalent (§4.4)
 	trySend(m protocol.Message) error      // the same, for goroutines
 	evs() <-chan event
 	doneCh() <-chan struct{}
-	next(t *testing.T) event  // next downlink message (fails the test on end)
-	ended(t *testing.T) error // waits for the downlink to end; its error
+	next(t testing.TB) event  // next downlink message (fails the test on end)
+	ended(t testing.TB) error // waits for the downlink to end; its error
 	close()
 }
 
 // expect reads downlink messages until one of type typ arrives (others are skipped).
-func expect(t *testing.T, c client, typ string) event {
+func expect(t testing.TB, c client, typ string) event {
 	t.Helper()
 	for {
 		e := c.next(t)
@@ -68,7 +68,7 @@ type wsClient struct {
 	answerPings bool
 }
 
-func dialWS(t *testing.T, gw *Gateway, clientID, secret string, now time.Time) *wsClient {
+func dialWS(t testing.TB, gw *Gateway, clientID, secret string, now time.Time) *wsClient {
 	t.Helper()
 	conn, resp, err := websocket.DefaultDialer.Dial(gw.URL(), nil)
 	if err != nil {
@@ -108,7 +108,7 @@ func (c *wsClient) read() {
 	}
 }
 
-func (c *wsClient) send(t *testing.T, m protocol.Message) {
+func (c *wsClient) send(t testing.TB, m protocol.Message) {
 	t.Helper()
 	if err := c.trySend(m); err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func (c *wsClient) trySend(m protocol.Message) error {
 	return c.conn.WriteMessage(websocket.TextMessage, b)
 }
 
-func (c *wsClient) sendRaw(t *testing.T, b []byte) {
+func (c *wsClient) sendRaw(t testing.TB, b []byte) {
 	t.Helper()
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -137,7 +137,7 @@ func (c *wsClient) sendRaw(t *testing.T, b []byte) {
 func (c *wsClient) evs() <-chan event       { return c.events }
 func (c *wsClient) doneCh() <-chan struct{} { return c.done }
 
-func (c *wsClient) next(t *testing.T) event {
+func (c *wsClient) next(t testing.TB) event {
 	t.Helper()
 	select {
 	case e := <-c.events:
@@ -155,7 +155,7 @@ func (c *wsClient) next(t *testing.T) event {
 	return event{}
 }
 
-func (c *wsClient) ended(t *testing.T) error {
+func (c *wsClient) ended(t testing.TB) error {
 	t.Helper()
 	select {
 	case <-c.done:
@@ -189,7 +189,7 @@ func sign(req *http.Request, clientID, secret string, now time.Time) {
 }
 
 // connectSSE does GET stream/connect; it returns the response for a non-2xx answer.
-func connectSSE(t *testing.T, gw *Gateway, clientID, secret string) (*sseClient, *http.Response) {
+func connectSSE(t testing.TB, gw *Gateway, clientID, secret string) (*sseClient, *http.Response) {
 	t.Helper()
 	c := &sseClient{base: gw.SSEBase(), clientID: clientID, secret: secret, now: time.Now,
 		events: make(chan event, 256), done: make(chan struct{}), hc: &http.Client{}}
@@ -253,7 +253,7 @@ func (c *sseClient) read() {
 
 // post sends a signed POST with the stream token; body nil sends no body and no
 // Content-Type.
-func (c *sseClient) post(t *testing.T, path string, body []byte, hdr map[string]string) (int, string) {
+func (c *sseClient) post(t testing.TB, path string, body []byte, hdr map[string]string) (int, string) {
 	t.Helper()
 	st, msg, err := c.tryPost(path, body, hdr)
 	if err != nil {
@@ -289,14 +289,14 @@ func (c *sseClient) tryPost(path string, body []byte, hdr map[string]string) (in
 	return resp.StatusCode, string(b), nil
 }
 
-func (c *sseClient) mustPost(t *testing.T, path string, body []byte) {
+func (c *sseClient) mustPost(t testing.TB, path string, body []byte) {
 	t.Helper()
 	if st, msg := c.post(t, path, body, nil); st != http.StatusOK {
 		t.Fatalf("POST %s = %d %s", path, st, msg)
 	}
 }
 
-func (c *sseClient) send(t *testing.T, m protocol.Message) {
+func (c *sseClient) send(t testing.TB, m protocol.Message) {
 	t.Helper()
 	if err := c.trySend(m); err != nil {
 		t.Fatal(err)
@@ -341,7 +341,7 @@ func (c *sseClient) trySend(m protocol.Message) error {
 func (c *sseClient) evs() <-chan event       { return c.events }
 func (c *sseClient) doneCh() <-chan struct{} { return c.done }
 
-func (c *sseClient) next(t *testing.T) event {
+func (c *sseClient) next(t testing.TB) event {
 	t.Helper()
 	select {
 	case e := <-c.events:
@@ -359,7 +359,7 @@ func (c *sseClient) next(t *testing.T) event {
 	return event{}
 }
 
-func (c *sseClient) ended(t *testing.T) error {
+func (c *sseClient) ended(t testing.TB) error {
 	t.Helper()
 	select {
 	case <-c.done:
@@ -382,7 +382,7 @@ func (c *sseClient) close() {
 }
 
 // connect authenticates on either transport and consumes AUTH_SUCCESS.
-func connect(t *testing.T, gw *Gateway, transport string) client {
+func connect(t testing.TB, gw *Gateway, transport string) client {
 	t.Helper()
 	if transport == TransportWS {
 		c := dialWS(t, gw, DefaultClientID, DefaultSecret, time.Now())

@@ -1008,3 +1008,18 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func newTextLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+func TestMsgType(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"type":"HEARTBEAT"}`:          "HEARTBEAT",
+		`{"x":1,"type":"PONG"}`:         "PONG",
+		`{"type":"A\"B","x":2}`:         `A"B`,
+		`{"type":"RESULT_ACK","a":"b"}`: "RESULT_ACK",
+		`not json`:                      "",
+		`{"type":5}`:                    "",
+	} {
+		if got := msgType([]byte(in)); got != want {
+			t.Errorf("msgType(%s) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -121,7 +121,12 @@ func (g *Gateway) handleWS(s *session, mt int, data []byte) {
 	m, err := protocol.Decode(data)
 	g.mu.Lock()
 	g.checkLeakLocked(data)
-	f := Frame{Transport: TransportWS, Session: s.id, Type: msgType(data), Body: data}
+	f := Frame{Transport: TransportWS, Session: s.id, Body: data}
+	if m != nil {
+		f.Type = m.MsgType()
+	} else {
+		f.Type = msgType(data)
+	}
 	if err != nil {
 		f.Err = err.Error()
 	}
