@@ -17,8 +17,10 @@
 //     on the CPU although a GPU exists).
 //   - WriteTable prints Scan results for people.
 //
-// Every request carries a context deadline; no http.Client timeout is relied on. The
-// package uses the standard library and the leaf package backends only.
+// Probes only read: GETs of model lists and server info, plus Ollama's POST /api/show
+// (metadata; it loads nothing). At most 4 are in flight per server. Every request carries
+// a context deadline; no http.Client timeout is relied on. The package uses the standard
+// library and the leaf package backends only.
 package detect
 
 import (
