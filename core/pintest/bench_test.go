@@ -69,4 +69,3 @@ func BenchmarkConsumerRelay(b *testing.B) {
 		})
 	}
 }
-
