@@ -29,9 +29,14 @@
 //
 // Faults to inject: DropLink (abrupt close of the current connection or stream),
 // FailInterview (INTERVIEW_FAILED, then close), Send of any message including
-// *protocol.Unknown types, SendRaw (bytes verbatim), SetResultAckWithoutID, Options.
-// SplitWrites (each downlink frame in several flushed pieces, cutting a UTF-8 sequence),
-// SetAcceptDelay (slow POST and heartbeat acceptance), FailHeartbeats, SetRejectAuth.
+// *protocol.Unknown types, SendRaw (bytes verbatim), SetResultAckWithoutID,
+// Options.SplitWrites (each downlink frame in several flushed pieces, cutting a UTF-8
+// sequence), SetAcceptDelay (slow POST and heartbeat acceptance), FailHeartbeats,
+// SetRejectAuth.
+//
+// Consumers: GET /v1/models and POST /v1/chat/completions (OpenAI format, streaming or
+// not) are routed to an online operator node that advertised the model and has a free
+// capacity slot, which makes the gateway a local PIN network (Listen, Serve; loopback only).
 //
 // Gateway embeds *Operator for the operator of Options.ClientID, so gw.Infer, gw.Nodes and
 // friends act on it; Options.MoreOperators adds others (OperatorFor).
