@@ -115,6 +115,8 @@ type Manager interface {
 	Stop() error
 	Restart() error
 	Status() (Status, error)
+	// Installed reports whether the service is installed, without asking for its state.
+	Installed() bool
 	// Path is where the unit file or plist lives ("" for a Windows service).
 	Path() string
 	// Platform names the backend, e.g. "systemd (system)", "systemd --user".

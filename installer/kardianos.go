@@ -97,6 +97,12 @@ func (m *kardianosManager) Uninstall() error {
 	return m.s.Uninstall()
 }
 
+// Installed asks the service manager (kardianos has no cheaper way).
+func (m *kardianosManager) Installed() bool {
+	st, _ := m.Status()
+	return st != StatusNotInstalled
+}
+
 func (m *kardianosManager) Start() error   { return m.s.Start() }
 func (m *kardianosManager) Stop() error    { return m.s.Stop() }
 func (m *kardianosManager) Restart() error { return m.s.Restart() }

@@ -94,13 +94,14 @@ func firstLine(s string) string {
 	return line
 }
 
-func (s *systemd) installed() bool {
+// Installed reports whether the unit file exists.
+func (s *systemd) Installed() bool {
 	_, err := os.Stat(s.path)
 	return err == nil
 }
 
 func (s *systemd) Install() error {
-	if s.installed() {
+	if s.Installed() {
 		return fmt.Errorf("%w: %s", ErrInstalled, s.path)
 	}
 	text, err := renderSystemdUnit(&s.o)
@@ -124,7 +125,7 @@ func (s *systemd) Install() error {
 }
 
 func (s *systemd) Uninstall() error {
-	if !s.installed() {
+	if !s.Installed() {
 		return fmt.Errorf("%w: no %s", ErrNotInstalled, s.path)
 	}
 	// Stop and disable may fail on a unit systemd never loaded; removing the file is
@@ -142,7 +143,7 @@ func (s *systemd) Uninstall() error {
 }
 
 func (s *systemd) action(verb string) error {
-	if !s.installed() {
+	if !s.Installed() {
 		return fmt.Errorf("%w: no %s", ErrNotInstalled, s.path)
 	}
 	_, err := s.systemctl(verb, s.unit())
@@ -156,7 +157,7 @@ func (s *systemd) Restart() error { return s.action("restart") }
 // Status asks systemctl is-active, which exits non-zero for anything but active: the
 // word it prints is what counts.
 func (s *systemd) Status() (Status, error) {
-	if !s.installed() {
+	if !s.Installed() {
 		return StatusNotInstalled, nil
 	}
 	out, err := s.systemctl("is-active", s.unit())

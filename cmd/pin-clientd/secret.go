@@ -143,7 +143,7 @@ func secretSet(f secretFlags, store *secret.Store, io cmdIO) error {
 	if f.system {
 		p := store.ServiceFile()
 		if err := secret.WriteFile(p, sec); err != nil {
-			return withAdminHint(err)
+			return adminHint(err, false)
 		}
 		fmt.Fprintf(io.Stdout, "Stored the API secret for %s in %s (readable only by its owner), for the system service.\n", clientID, p)
 		return nil
@@ -201,7 +201,7 @@ func secretDelete(f secretFlags, store *secret.Store, io cmdIO) error {
 		p := store.ServiceFile()
 		ok, err := secret.DeleteFile(p)
 		if err != nil {
-			return withAdminHint(err)
+			return adminHint(err, false)
 		}
 		if ok {
 			fmt.Fprintf(io.Stdout, "Removed %s.\n", p)
@@ -273,12 +273,4 @@ func secretStatus(f secretFlags, store *secret.Store, io cmdIO) error {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-// withAdminHint adds the fix to a permission error on a system-wide path.
-func withAdminHint(err error) error {
-	if errors.Is(err, os.ErrPermission) {
-		return fmt.Errorf("%w; run it as root (sudo) or as Administrator", err)
-	}
-	return err
 }
