@@ -49,7 +49,8 @@ func secretEnv(t *testing.T) (*fakeIO, string) {
 	home := t.TempDir()
 	cfgPath := filepath.Join(t.TempDir(), "config.json")
 	writeConfig(t, cfgPath, "")
-	return &fakeIO{env: map[string]string{"HOME": home, "AppData": filepath.Join(home, "AppData")}}, cfgPath
+	return &fakeIO{env: map[string]string{"HOME": home, "AppData": filepath.Join(home, "AppData"),
+		"DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent/mock"}}, cfgPath // the mock keyring needs no bus
 }
 
 func writeConfig(t *testing.T, path, apiSecret string) {

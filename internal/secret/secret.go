@@ -110,7 +110,9 @@ func (osKeyring) Delete(s, u string) error        { return keyring.Delete(s, u) 
 // process environment and the platform's default folders. Fields are read-only after
 // first use.
 type Store struct {
-	Keyring Keyring             // nil: the OS keyring (go-keyring)
+	// Keyring is the keyring; nil: the OS keyring (go-keyring), which on Linux is used
+	// only when a D-Bus session bus is known (see sessionBus).
+	Keyring Keyring
 	Timeout time.Duration       // per keyring call; 0: DefaultTimeout
 	Getenv  func(string) string // nil: os.Getenv
 	// UserDir is where the per-user fallback file goes; "": UserDir(Getenv).
@@ -381,6 +383,9 @@ func (s *Store) keyringDelete(user string) error {
 func (s *Store) bounded(call func(Keyring) error) error {
 	k := s.Keyring
 	if k == nil {
+		if !sessionBus(s.getenv) {
+			return fmt.Errorf("%w: no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)", ErrKeyringUnavailable)
+		}
 		k = osKeyring{}
 	}
 	d := s.Timeout

@@ -27,6 +27,10 @@ const (
 func newStore(t *testing.T, env map[string]string) (*Store, *bytes.Buffer) {
 	t.Helper()
 	keyring.MockInit()
+	if env == nil {
+		env = map[string]string{}
+	}
+	env["DBUS_SESSION_BUS_ADDRESS"] = "unix:path=/nonexistent/mock" // the mock needs no bus
 	var buf bytes.Buffer
 	dir := t.TempDir()
 	return &Store{
@@ -266,6 +270,29 @@ func TestKeyringTimeout(t *testing.T) {
 	})
 }
 
+// TestNoSessionBus: without a session bus the OS keyring is not tried at all (godbus
+// would run dbus-launch and leave a dbus-daemon behind), and Save falls back to a file.
+func TestNoSessionBus(t *testing.T) {
+	s, _ := newStore(t, nil)
+	s.Getenv = func(string) string { return "" }
+	want := FromFile
+	if runtime.GOOS != "linux" || sessionBus(s.Getenv) { // a desktop session: the mock answers
+		want = FromKeyring
+	}
+	src, err := s.Save(client, protocol.NewSecret(value))
+	if err != nil || src.Kind != want {
+		t.Fatalf("Save = %v, %v; want %s", src, err, want)
+	}
+	if runtime.GOOS == "linux" && !sessionBus(func(k string) string { return map[string]string{"DBUS_SESSION_BUS_ADDRESS": "unix:path=/x"}[k] }) {
+		t.Error("an explicit bus address was not trusted")
+	}
+	if runtime.GOOS == "linux" && want == FromFile {
+		if _, err := keyring.Get(KeyringService, client); !errors.Is(err, keyring.ErrNotFound) {
+			t.Error("the keyring was used without a session bus")
+		}
+	}
+}
+
 func TestNotFound(t *testing.T) {
 	s, _ := newStore(t, nil)
 	_, src, err := s.Lookup(Query{ClientID: client})
@@ -396,7 +423,13 @@ func TestKeyringIntegration(t *testing.T) {
 		t.Skip("set PIN_KEYRING_INTEGRATION=1 to use the real OS keyring (.ci/keyring-test.sh)")
 	}
 	id := fmt.Sprintf("op_integration_%d", time.Now().UnixNano())
-	s := &Store{Getenv: func(string) string { return "" }, UserDir: t.TempDir(), SystemDir: t.TempDir()}
+	getenv := func(k string) string {
+		if k == EnvSecret || k == EnvSecretFile {
+			return "" // only the keyring is under test
+		}
+		return os.Getenv(k)
+	}
+	s := &Store{Getenv: getenv, UserDir: t.TempDir(), SystemDir: t.TempDir()}
 	src, err := s.Save(id, protocol.NewSecret(value))
 	if err != nil {
 		t.Fatal(err)
