@@ -13,7 +13,7 @@ import (
 )
 
 // Defaults are the real collaborators: the relay engine, the OS keyring, local server
-// detection, the XDG autostart entry. Fields the caller set in opts are kept.
+// detection, the daemon's service installer, the XDG autostart entry. Fields the caller set in opts are kept.
 func Defaults(opts Options) Options {
 	log := opts.Logger
 	if log == nil {
@@ -30,6 +30,9 @@ func Defaults(opts Options) Options {
 	}
 	if opts.Probe == nil {
 		opts.Probe = ProbeNode
+	}
+	if opts.Installer == nil {
+		opts.Installer = DaemonInstaller{}
 	}
 	if opts.Autostart == nil {
 		if a, err := autostart.New("--background"); err == nil {

@@ -58,11 +58,11 @@ type Probe struct {
 // ctx's deadline.
 type Prober func(ctx context.Context, n config.Node) Probe
 
-// ServiceInstaller installs the background service (the headless engine) for the
-// current config. Install may ask for elevation; it returns a one-line description of
-// what was installed (e.g. "user service pin-clientd, started").
+// ServiceInstaller installs and starts the background service (the headless engine)
+// for the saved config at configPath. It may ask for elevation; it returns a one-line
+// description of what was installed.
 type ServiceInstaller interface {
-	Install(ctx context.Context) (string, error)
+	Install(ctx context.Context, configPath string, cfg *config.Config) (string, error)
 }
 
 // Autostart manages "Start at login". Supported is false on systems where the app has

@@ -16,15 +16,11 @@ import (
 // The engine runs as many jobs at once as the nodes' capacities add up to (the daemon's
 // -n): in the app, the capacity the operator entered per node is the only limit.
 func NewEngine(cfg *config.Config, secret protocol.Secret, source string, log *slog.Logger) (Engine, error) {
-	threads := 0
-	for _, n := range cfg.Nodes {
-		threads += n.Capacity
-	}
 	return core.New(core.Options{
 		Config:       cfg,
 		Secret:       secret,
 		SecretSource: source,
-		Threads:      max(1, threads),
+		Threads:      threads(cfg),
 		Logger:       log,
 		StartOffline: true,
 		NewBackend: func(n config.Node) backends.Backend {
@@ -35,4 +31,13 @@ func NewEngine(cfg *config.Config, secret protocol.Secret, source string, log *s
 		},
 		NewSpeaker: func(uri string) backends.Speaker { return openai.New(uri, openai.Options{Logger: log}) },
 	})
+}
+
+// threads is the engine's -n for cfg: the sum of the nodes' capacities, at least 1.
+func threads(cfg *config.Config) int {
+	n := 0
+	for _, node := range cfg.Nodes {
+		n += node.Capacity
+	}
+	return max(1, n)
 }

@@ -222,7 +222,7 @@ func (f *fakeAutostart) SetEnabled(on bool) error { f.on = on; return nil }
 // fakeInstaller records installs.
 type fakeInstaller struct{ calls atomic.Int32 }
 
-func (f *fakeInstaller) Install(context.Context) (string, error) {
+func (f *fakeInstaller) Install(context.Context, string, *config.Config) (string, error) {
 	f.calls.Add(1)
 	return "user service pin-clientd installed and started", nil
 }
