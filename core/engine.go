@@ -292,6 +292,8 @@ func (e *Engine) Run(ctx context.Context) error {
 				msg = res.interviewNote
 			}
 			e.log.Warn("gateway asked us to wait before reconnecting", "tag", "interview", "retry_in", delay.Round(time.Second))
+		case !res.connected:
+			e.log.Warn("cannot connect to the gateway", "err", res.err, "retry_in", delay.Round(time.Second))
 		default:
 			e.log.Warn("gateway link lost; reconnecting", "err", res.err, "retry_in", delay.Round(time.Second))
 		}

@@ -18,6 +18,7 @@ import (
 // sessionResult is how one connection attempt ended.
 type sessionResult struct {
 	err           error         // nil when the session was ended on purpose (drained)
+	connected     bool          // the gateway accepted us (false: the dial failed)
 	onlineFor     time.Duration // how long it stayed registered
 	retryAfter    time.Duration // from INTERVIEW_FAILED, honoured once
 	interviewNote string
@@ -65,6 +66,7 @@ func (e *Engine) runSession(ctx context.Context) (res sessionResult) {
 		}
 		return sessionResult{err: fmt.Errorf("connect: %w", err)}
 	}
+	res.connected = true
 	e.update(func(st *Status) { st.Transport = kind })
 	e.log.Info("authenticated with the gateway", "transport", kind)
 

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/pin-client/pin-client/backends/auto"
+	"github.com/pin-client/pin-client/core"
+	"github.com/pin-client/pin-client/internal/config"
+	"github.com/pin-client/pin-client/internal/logging"
+	"github.com/pin-client/pin-client/internal/version"
+)
+
+// daemonFlags are the original pin-clientd flags plus --queue and --grace.
+type daemonFlags struct {
+	config   string
+	logLevel string
+	threads  int
+	queue    int
+	grace    time.Duration
+	version  bool
+}
+
+func (f *daemonFlags) register(fs *flag.FlagSet) {
+	for _, n := range []string{"c", "config"} {
+		fs.StringVar(&f.config, n, "config.json", "config file")
+	}
+	for _, n := range []string{"l", "log-level"} {
+		fs.StringVar(&f.logLevel, n, "info", "trace|debug|info|warn|error")
+	}
+	for _, n := range []string{"n", "threads"} {
+		fs.IntVar(&f.threads, n, 1, "jobs run at once")
+	}
+	fs.IntVar(&f.queue, "queue", 0, "jobs that may wait for a slot")
+	fs.DurationVar(&f.grace, "grace", core.DefaultGrace, "drain time on shutdown")
+	for _, n := range []string{"V", "version"} {
+		fs.BoolVar(&f.version, n, false, "print the version")
+	}
+}
+
+// newLogger builds the daemon logger; RUST_LOG overrides -l like the original.
+func newLogger(io cmdIO, level string) (*slog.Logger, error) {
+	if v := io.Env("RUST_LOG"); v != "" {
+		level = v
+	}
+	lvl, err := logging.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("-l/--log-level: %w", err)
+	}
+	return slog.New(logging.New(io.Stderr, lvl, io.Env("JOURNAL_STREAM") != "")), nil
+}
+
+func runDaemon(ctx context.Context, args []string, io cmdIO) error {
+	var f daemonFlags
+	fs := flag.NewFlagSet("pin-clientd", flag.ContinueOnError)
+	fs.SetOutput(io.Stderr)
+	fs.Usage = func() { usage(io.Stderr) }
+	f.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q; run `pin-clientd -h`", fs.Arg(0))
+	}
+	if f.version {
+		fmt.Fprintln(io.Stdout, version.String())
+		return nil
+	}
+	log, err := newLogger(io, f.logLevel)
+	if err != nil {
+		return err
+	}
+	if err := config.ValidateThreads(f.threads); err != nil {
+		return err
+	}
+	eng, err := buildEngine(f, io, log)
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(log)
+	log.Info("pin-clientd starting", "version", version.Version, "config", f.config)
+	err = eng.Run(ctx)
+	st := eng.Status()
+	log.Info("pin-clientd stopped", "served", st.Served, "failed", st.Failed, "tokens", st.Tokens)
+	return err
+}
+
+// buildEngine loads the config and the secret and wires the engine.
+func buildEngine(f daemonFlags, io cmdIO, log *slog.Logger) (*core.Engine, error) {
+	cfg, _, err := config.Load(f.config, log) // warnings are logged by Load
+	if err != nil {
+		return nil, err
+	}
+	sec, source, err := daemonSecret(cfg, f.config, io, log)
+	if err != nil {
+		return nil, err
+	}
+	return core.New(core.Options{
+		Config: cfg, Secret: sec, SecretSource: source,
+		Threads: f.threads, QueueSize: f.queue, Grace: f.grace,
+		NewBackend: auto.Backend(log), NewSpeaker: auto.Speaker(log),
+		Logger: log,
+	})
+}
