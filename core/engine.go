@@ -58,10 +58,22 @@ type Options struct {
 	Grace        time.Duration
 	OfflineGrace time.Duration
 
+	// CheckNode, if set, inspects a node's backend at every (re)registration: nothing
+	// listening, apiMode not matching the server, a model on CPU… (backends/detect).
+	// Problems are shown in the node's status and logged with their fix.
+	CheckNode func(ctx context.Context, n config.Node) []NodeProblem
+
 	// Dial connects to the gateway; nil → transport.Dial. Tests inject fakes.
 	Dial func(ctx context.Context, kind string, o transport.Options) (transport.Conn, error)
 	// Rand drives backoff jitter; nil → math/rand/v2.
 	Rand func() float64
+}
+
+// NodeProblem is one finding of Options.CheckNode.
+type NodeProblem struct {
+	Severity string // "error" (cannot serve), "degraded" (serves slowly), "warning"
+	Message  string // what is wrong
+	Fix      string // what to do about it
 }
 
 // Engine is one operator's relay. Create with New; run with Run.

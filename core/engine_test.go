@@ -3,6 +3,9 @@ package core
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"sync"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -489,4 +492,37 @@ func TestWalletOnWSOnly(t *testing.T) {
 			t.Fatalf("wallet = %q", c.wallet)
 		}
 	})
+}
+
+func TestNodeProblemsShownAndLoggedOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs strings.Builder
+		r := startRig(t, newDialer().ok(), func(o *Options) {
+			o.Logger = slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))
+			o.CheckNode = func(context.Context, config.Node) []NodeProblem {
+				return []NodeProblem{{Severity: "degraded", Message: "llama3:8b runs on the CPU", Fix: "free GPU memory"}}
+			}
+		})
+		r.conn()
+		ns := r.e.Status().Nodes[0]
+		if ns.Degraded != "llama3:8b runs on the CPU: free GPU memory" {
+			t.Fatalf("degraded = %q", ns.Degraded)
+		}
+		time.Sleep(2 * time.Minute) // two refreshes
+		synctest.Wait()
+		if n := strings.Count(logs.String(), "runs on the CPU"); n != 1 {
+			t.Fatalf("problem logged %d times", n)
+		}
+	})
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -177,6 +177,7 @@ func (s *session) registerAll(ctx context.Context, first bool) {
 	e := s.e
 	found := make([][]string, len(e.nodes))
 	errs := make([]error, len(e.nodes))
+	problems := make([][]NodeProblem, len(e.nodes))
 	var wg sync.WaitGroup
 	for i, n := range e.nodes {
 		wg.Add(1)
@@ -186,6 +187,15 @@ func (s *session) registerAll(ctx context.Context, first bool) {
 			defer cancel()
 			found[i], errs[i] = n.backend.Models(dctx)
 		}()
+		if e.opts.CheckNode != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				dctx, cancel := context.WithTimeout(ctx, discoverTimeout)
+				defer cancel()
+				problems[i] = e.opts.CheckNode(dctx, n.cfg)
+			}()
+		}
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
@@ -221,6 +231,7 @@ func (s *session) registerAll(ctx context.Context, first bool) {
 				s.log.Warn("backend has no models; pull one (e.g. `ollama pull llama3:8b`) or load one in your server", "tag", "node", "node", n.cfg.Alias)
 			}
 		}
+		s.reportProblems(i, problems[i])
 		adv := advertised(n)
 		union = append(union, adv...)
 		if first || changed {
@@ -242,6 +253,42 @@ func (s *session) registerAll(ctx context.Context, first bool) {
 			s.log.Warn("model list re-assertion failed", "err", err)
 		}
 	}
+}
+
+// reportProblems shows a node's check findings in its status and logs those not
+// logged before in this session.
+func (s *session) reportProblems(i int, ps []NodeProblem) {
+	if s.e.opts.CheckNode == nil {
+		return
+	}
+	n := s.e.nodes[i]
+	var errText, degraded []string
+	for _, p := range ps {
+		line := p.Message
+		if p.Fix != "" {
+			line += ": " + p.Fix
+		}
+		switch p.Severity {
+		case "error":
+			errText = append(errText, line)
+		case "degraded":
+			degraded = append(degraded, line)
+		}
+		if s.warnedOnce("problem:" + n.cfg.Alias + ":" + line) {
+			continue
+		}
+		lvl := s.log.Warn
+		if p.Severity == "error" {
+			lvl = s.log.Error
+		}
+		lvl("node problem", "tag", "node", "node", n.cfg.Alias, "severity", p.Severity, "problem", p.Message, "fix", p.Fix)
+	}
+	s.e.updateNode(i, func(ns *NodeStatus) {
+		if len(errText) > 0 {
+			ns.BackendError = strings.Join(errText, "; ")
+		}
+		ns.Degraded = strings.Join(degraded, "; ")
+	})
 }
 
 // advertised is a node's registered model list: its chat models plus tts:<name>.
