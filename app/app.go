@@ -112,7 +112,7 @@ func newUI(fa fyne.App, opts Options, tray trayHost, do func(func())) *UI {
 	fa.SetIcon(iconApp)
 	u.win = fa.NewWindow("PIN Client")
 	u.win.SetIcon(iconApp)
-	u.win.Resize(fyne.NewSize(820, 640))
+	u.win.Resize(fyne.NewSize(860, 720))
 	u.win.SetCloseIntercept(u.closeWindow)
 	u.dash = newDashboard(u)
 

@@ -139,6 +139,17 @@ func TestFirstRunToOnlineJobOffline(t *testing.T) {
 		t.Error("going online was not remembered")
 	}
 
+	if got := d.cards[0].tier.Text; got != "not interviewed yet" {
+		t.Errorf("interview before any = %q", got)
+	}
+	if d.reason.Visible() {
+		t.Errorf("empty reason shown: %q", d.reason.Text)
+	}
+	eng.set(func(st *core.Status) {
+		st.Nodes[0].Tier, st.Nodes[0].Accuracy, st.Nodes[0].TokensPerSec, st.Nodes[0].InterviewAt = "verified", 96, 42.25, h.now
+	})
+	h.until("interviewed", func() bool { return d.cards[0].tier.Text == "tier verified, accuracy 96%, 42.2 tok/s" })
+
 	// A job is served.
 	eng.startJob(0)
 	h.until("job running", func() bool { return d.cards[0].jobs.Text == "1 in flight, 0 served" })

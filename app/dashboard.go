@@ -77,8 +77,9 @@ func newDashboard(u *UI) *dashboard {
 		container.NewScroll(d.log),
 	)
 	top := container.NewVBox(d.nodesBox, d.totals)
-	d.content = container.NewBorder(header, nil, nil, nil,
-		container.NewVSplit(container.NewVScroll(top), logBox))
+	split := container.NewVSplit(container.NewVScroll(top), logBox)
+	split.Offset = 0.65
+	d.content = container.NewBorder(header, nil, nil, nil, split)
 	return d
 }
 
@@ -86,6 +87,11 @@ func newDashboard(u *UI) *dashboard {
 func (d *dashboard) update(s core.Status, sum present.Summary, now time.Time) {
 	d.title.SetText(sum.Title)
 	d.reason.SetText(sum.Reason)
+	if sum.Reason == "" {
+		d.reason.Hide()
+	} else {
+		d.reason.Show()
+	}
 	d.reason.Importance = widget.MediumImportance
 	if sum.Icon == present.IconAttention {
 		d.reason.Importance = widget.WarningImportance
@@ -166,9 +172,12 @@ func (c *nodeCard) set(r present.NodeRow, n core.NodeStatus) {
 	c.card.SetTitle(r.Alias)
 	c.card.SetSubTitle(r.Backend)
 	c.models.SetText(r.Models)
-	tier := "tier " + r.Tier
-	if r.Accuracy != "—" {
-		tier += ", accuracy " + r.Accuracy + ", " + r.Speed
+	tier := "not interviewed yet"
+	switch {
+	case r.Accuracy != "—":
+		tier = "tier " + r.Tier + ", accuracy " + r.Accuracy + ", " + r.Speed
+	case r.Tier != "—":
+		tier = "tier " + r.Tier
 	}
 	c.tier.SetText(tier)
 	c.jobs.SetText(r.InFlight + " in flight, " + r.Served + " served")

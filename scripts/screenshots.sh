@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Screenshots of the desktop app for the README: docs/setup.png (first-run setup with a
+# detected server), docs/dashboard.png (online, after serving jobs) and docs/tray.png (the
+# tray menu, read over D-Bus and drawn by app/internal/traytool).
+#
+# Runs the real app under Xvfb, in a throwaway HOME, against the local PIN gateway
+# (`pin-clientd gateway`) and a stub Ollama server (python3) on loopback ports. The
+# API secret reaches the app through PIN_API_SECRET; no keyring is touched.
+#
+# Needs (Debian): xvfb dbus-x11 haskell-status-notifier-item-utils imagemagick xdotool
+# python3 curl, plus the Fyne build packages (see docs/readme/desktop.md).
+# Env: OUT (default docs) is where the PNGs go; DISPLAY_NUM (default 97).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-docs}
+DISPLAY_NUM=${DISPLAY_NUM:-97}
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || { echo "screenshots: $1 not found; apt-get install $2" >&2; exit 1; }
+}
+need Xvfb xvfb
+need dbus-run-session dbus-x11
+need status-notifier-watcher haskell-status-notifier-item-utils
+need import imagemagick
+need xdotool xdotool
+need python3 python3
+need curl curl
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+log() { echo "screenshots: $*" >&2; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+log "building pin-client, pin-clientd and traytool"
+go build -o "$WORK/pin-client" .
+CGO_ENABLED=0 go build -o "$WORK/pin-clientd" ./cmd/pin-clientd
+go build -o "$WORK/traytool" ./app/internal/traytool
+
+# ---- a stub Ollama: enough of /api for detection, the engine and a streamed answer.
+OLLAMA_PORT=$(free_port)
+cat > "$WORK/ollama_stub.py" <<'PY'
+import json, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+MODELS = ["llama3.1:8b", "qwen3:4b"]
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def send_json(self, obj, code=200):
+        b = json.dumps(obj).encode()
+        self.send_response(code); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
+    def do_GET(self):
+        if self.path == "/api/version": return self.send_json({"version": "0.12.6"})
+        if self.path == "/api/tags": return self.send_json({"models": [{"name": m, "model": m} for m in MODELS]})
+        if self.path == "/api/ps": return self.send_json({"models": []})
+        self.send_json({"error": "not found"}, 404)
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        if self.path == "/api/show": return self.send_json({"capabilities": ["completion", "tools"], "model_info": {}})
+        if self.path != "/api/chat": return self.send_json({"error": "not found"}, 404)
+        model, words = body.get("model", MODELS[0]), ["Hello", " from", " a", " PIN", " node."]
+        final = {"model": model, "message": {"role": "assistant", "content": ""}, "done": True,
+                 "done_reason": "stop", "prompt_eval_count": 240, "eval_count": 760}
+        if not body.get("stream", True):
+            final["message"]["content"] = "".join(words)
+            return self.send_json(final)
+        self.send_response(200); self.send_header("Content-Type", "application/x-ndjson"); self.end_headers()
+        for w in words:
+            self.wfile.write((json.dumps({"model": model, "message": {"role": "assistant", "content": w}, "done": False}) + "\n").encode())
+            self.wfile.flush()
+        self.wfile.write((json.dumps(final) + "\n").encode())
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+python3 "$WORK/ollama_stub.py" "$OLLAMA_PORT" &
+PIDS+=($!)
+OLLAMA_URL=http://127.0.0.1:$OLLAMA_PORT
+
+# ---- the local gateway; it prints serverUrl=, clientId=, apiSecret=, consumerUrl=.
+GW_PORT=$(free_port)
+"$WORK/pin-clientd" gateway --addr "127.0.0.1:$GW_PORT" > "$WORK/gateway.out" 2> "$WORK/gateway.err" &
+PIDS+=($!)
+GW_SERVER= GW_CLIENT= GW_SECRET= GW_CONSUMER= GW_KEY=
+for _ in $(seq 150); do
+  while IFS= read -r line; do
+    case $line in
+      serverUrl=*) GW_SERVER=${line#*=} ;;
+      clientId=*) GW_CLIENT=${line#*=} ;;
+      apiSecret=*) GW_SECRET=${line#*=} ;;
+      consumerUrl=*) GW_CONSUMER=${line#*=} ;;
+      consumerKey=*) GW_KEY=${line#*=} ;;
+    esac
+  done < "$WORK/gateway.out"
+  [ -n "$GW_SERVER" ] && [ -n "$GW_CLIENT" ] && [ -n "$GW_SECRET" ] && [ -n "$GW_CONSUMER" ] && break
+  sleep 0.1
+done
+if [ -z "$GW_CONSUMER" ]; then
+  log "pin-clientd gateway did not print its addresses within 15 s:"; tail -5 "$WORK/gateway.err" >&2; exit 1
+fi
+
+# ---- X display and a session bus with a tray watcher.
+Xvfb ":$DISPLAY_NUM" -screen 0 1280x900x24 -nolisten tcp > "$WORK/xvfb.log" 2>&1 &
+PIDS+=($!)
+export DISPLAY=:$DISPLAY_NUM
+for _ in $(seq 50); do xdotool getdisplaygeometry >/dev/null 2>&1 && break; sleep 0.1; done
+
+mkdir -p "$OUT"
+export WORK OUT OLLAMA_URL OLLAMA_PORT GW_SERVER GW_CLIENT GW_SECRET GW_CONSUMER GW_KEY
+dbus-run-session -- bash -euo pipefail -c '
+log() { echo "screenshots: $*" >&2; }
+status-notifier-watcher > "$WORK/snw.log" 2>&1 &
+SNW=$!
+export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config LANG=en_US.UTF-8
+mkdir -p "$XDG_CONFIG_HOME"
+# Detection scans the default ports plus OLLAMA_HOST'\''s.
+export OLLAMA_HOST=127.0.0.1:$OLLAMA_PORT
+
+shoot() { # shoot FILE: the app window
+  local id; id=$(xdotool search --sync --limit 1 --name "^PIN Client")
+  import -window "$id" "$1"
+}
+
+# 1. First run: setup, with the stub found by detection and the client ID typed in.
+"$WORK/pin-client" > "$WORK/app1.log" 2>&1 &
+APP=$!
+"$WORK/traytool" wait "Open setup"
+id=$(xdotool search --sync --limit 1 --name "^PIN Client")
+sleep 3 # detection: the probes have 8 s at most, a local stub answers at once
+xdotool mousemove --window "$id" 450 136 click 1
+xdotool type --delay 20 "$GW_CLIENT"
+sleep 0.5
+shoot "$OUT/setup.png"
+kill $APP; wait $APP || true
+
+# 2. Configured: config.json as Save writes it, the secret from the environment.
+mkdir -p "$XDG_CONFIG_HOME/pin-client"
+cat > "$XDG_CONFIG_HOME/pin-client/config.json" <<EOF
+{"clientId": "$GW_CLIENT", "serverUrl": "$GW_SERVER",
+ "nodes": [{"alias": "workstation", "inferenceUri": "$OLLAMA_URL", "apiMode": "ollama",
+            "region": "eu-west", "capacity": 2, "pricePerThousandTokens": 0.002,
+            "interviewModel": "llama3.1:8b"}]}
+EOF
+PIN_API_SECRET=$GW_SECRET "$WORK/pin-client" > "$WORK/app2.log" 2>&1 &
+APP=$!
+"$WORK/traytool" click "Go online"
+"$WORK/traytool" wait "Go offline"
+auth=(); [ -n "$GW_KEY" ] && auth=(-H "Authorization: Bearer $GW_KEY")
+for _ in $(seq 100); do
+  curl -fsS "${auth[@]}" "$GW_CONSUMER/models" 2>/dev/null | grep -q "llama3.1:8b" && break
+  sleep 0.2
+done
+for i in 1 2 3; do
+  curl -fsS "${auth[@]}" -H "Content-Type: application/json" "$GW_CONSUMER/chat/completions" \
+    -d "{\"model\":\"llama3.1:8b\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hello $i\"}]}" > /dev/null
+done
+sleep 1.5 # the dashboard applies the last snapshot
+shoot "$OUT/dashboard.png"
+"$WORK/traytool" render "$OUT/tray.png"
+"$WORK/traytool" click "Quit"
+wait $APP || true
+kill $SNW 2>/dev/null || true
+'
+log "wrote $OUT/setup.png $OUT/dashboard.png $OUT/tray.png"
