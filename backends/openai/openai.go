@@ -275,6 +275,9 @@ func (c *Client) ChatStream(ctx context.Context, req *backends.ChatRequest, onDe
 		}
 		return nil, wire.ReadError(ctx, op, perr)
 	}
+	if ctx.Err() != nil { // a cancelled request never looks like a finished answer
+		return nil, wire.CtxError(ctx, op)
+	}
 	res := p.result()
 	thinkingOnlyHint(c.log, res)
 	return res, nil
