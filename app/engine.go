@@ -3,9 +3,7 @@ package app
 import (
 	"log/slog"
 
-	"github.com/pin-client/pin-client/backends"
-	"github.com/pin-client/pin-client/backends/ollama"
-	"github.com/pin-client/pin-client/backends/openai"
+	"github.com/pin-client/pin-client/backends/auto"
 	"github.com/pin-client/pin-client/core"
 	"github.com/pin-client/pin-client/core/protocol"
 	"github.com/pin-client/pin-client/internal/config"
@@ -23,13 +21,8 @@ func NewEngine(cfg *config.Config, secret protocol.Secret, source string, log *s
 		Threads:      threads(cfg),
 		Logger:       log,
 		StartOffline: true,
-		NewBackend: func(n config.Node) backends.Backend {
-			if n.APIMode == backends.ModeOpenAI {
-				return openai.New(n.InferenceURI, openai.Options{Logger: log})
-			}
-			return ollama.New(n.InferenceURI, ollama.Options{Logger: log})
-		},
-		NewSpeaker: func(uri string) backends.Speaker { return openai.New(uri, openai.Options{Logger: log}) },
+		NewBackend:   auto.Backend(log),
+		NewSpeaker:   auto.Speaker(log),
 	})
 }
 
