@@ -62,6 +62,8 @@ func run(args []string) error {
 	slog.SetDefault(log)
 
 	ui := app.New(fyneapp.NewWithID(appID), app.Defaults(app.Options{Logger: log}))
-	ui.Run(*background)
+	if err := ui.Run(*background); errors.Is(err, app.ErrAlreadyRunning) {
+		fmt.Fprintln(os.Stderr, "pin-client:", err)
+	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 
 	"github.com/pin-client/pin-client/app/present"
+	"github.com/pin-client/pin-client/app/single"
 	"github.com/pin-client/pin-client/assets"
 	"github.com/pin-client/pin-client/core"
 	"github.com/pin-client/pin-client/core/protocol"
@@ -130,7 +131,7 @@ func newUI(fa fyne.App, opts Options, tray trayHost, do func(func())) *UI {
 	return u
 }
 
-// ConfigPath is where the app keeps config.json.
+// configPath is where the app keeps config.json.
 func (u *UI) configPath() string { return filepath.Join(u.opts.ConfigDir, "config.json") }
 
 func (u *UI) loadConfig() (*config.Config, error) {
@@ -141,17 +142,35 @@ func (u *UI) loadConfig() (*config.Config, error) {
 	return cfg, err
 }
 
+// ErrAlreadyRunning is returned by Run when another instance of the app runs for this
+// user; that one was asked to show its window.
+var ErrAlreadyRunning = single.ErrRunning
+
 // Run shows the app and blocks in Fyne's event loop until the app quits (the tray's
 // Quit, or SIGINT/SIGTERM, which Fyne turns into a quit). It returns only after the
 // engine has drained and stopped. With background set (start at login) the window
-// stays hidden unless setup is needed.
-func (u *UI) Run(background bool) {
+// stays hidden unless setup is needed. If the app already runs for this user, Run
+// brings that instance's window to the front and returns ErrAlreadyRunning at once:
+// two apps would run two engines on one operator account.
+func (u *UI) Run(background bool) error {
+	if u.opts.ConfigDir != "" {
+		release, err := single.Claim(filepath.Join(u.opts.ConfigDir, "instance.sock"), func() { u.do(u.showWindow) })
+		switch {
+		case errors.Is(err, single.ErrRunning):
+			return err
+		case err != nil:
+			u.log.Warn("cannot check for another running instance", "err", err)
+		default:
+			defer release()
+		}
+	}
 	u.start(background)
 	u.fa.Run()
 	if r := u.eng; r != nil {
 		r.cancel()
 		<-r.done
 	}
+	return nil
 }
 
 // start shows the first screen, sets up the tray and, when configured, starts the
