@@ -208,9 +208,11 @@ func (u *UI) closeWindow() {
 // ---- engine lifetime ----
 
 // startEngine looks up the secret (off the UI thread: the keyring may block) and
-// launches an engine for cfg, going online if online is set.
+// launches an engine for cfg, going online if online is set and no background service
+// already serves the operator.
 func (u *UI) startEngine(cfg *config.Config, online bool) {
 	go func() {
+		busy := u.serviceBusy(online)
 		secret, source, err := u.lookupSecret(cfg)
 		u.do(func() {
 			if err != nil {
@@ -221,9 +223,24 @@ func (u *UI) startEngine(cfg *config.Config, online bool) {
 				}
 				return
 			}
-			u.launch(cfg, secret, source, online)
+			u.launch(cfg, secret, source, online && busy == "")
+			if busy != "" {
+				u.apply(core.Status{State: core.StateOffline, LastError: busy})
+			}
 		})
 	}()
+}
+
+// serviceBusy explains why the app must not go online (a running background service),
+// or is "". Off the UI thread.
+func (u *UI) serviceBusy(online bool) string {
+	if !online || u.opts.ServiceActive == nil {
+		return ""
+	}
+	if what := u.opts.ServiceActive(); what != "" {
+		return "the background service serves your nodes (" + what + "); stop it with `pin-clientd service stop --user` to go online from here"
+	}
+	return ""
 }
 
 // launch creates and runs an engine. UI thread; any previous engine must be stopped.
@@ -430,7 +447,19 @@ func (u *UI) goOnline() {
 		u.startEngine(u.cfg, true)
 		return
 	}
-	u.eng.eng.GoOnline()
+	r := u.eng
+	go func() {
+		busy := u.serviceBusy(true)
+		u.do(func() {
+			switch {
+			case u.eng != r:
+			case busy != "":
+				u.apply(core.Status{State: core.StateOffline, LastError: busy})
+			default:
+				r.eng.GoOnline()
+			}
+		})
+	}()
 }
 
 func (u *UI) goOffline() {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -508,4 +509,35 @@ func TestRemoveAndAddNodes(t *testing.T) {
 	if len(f.nodes) != 1 || f.nodes[0].card.Title != "Node 1 — Ollama" || f.problem.Visible() {
 		t.Errorf("after remove: %d nodes, title %q, problem %q", len(f.nodes), f.nodes[0].card.Title, f.problem.Text)
 	}
+}
+
+func TestRunningServiceKeepsAppOffline(t *testing.T) {
+	dir := t.TempDir()
+	configured(t, dir, nil)
+	var service atomic.Value
+	var asked atomic.Int32
+	service.Store("systemd --user pin-clientd")
+	h := newHarness(t, dir, func(_ *harness, o *Options) {
+		o.ServiceActive = func() string { asked.Add(1); return service.Load().(string) }
+	})
+	configured(t, dir, h)
+	h.fa.Preferences().SetBool(prefWantOnline, true)
+	h.u.start(true)
+	h.until("engine", func() bool { return h.u.eng != nil })
+	want := "the background service serves your nodes (systemd --user pin-clientd); stop it with `pin-clientd service stop --user` to go online from here"
+	if h.u.last.State != core.StateOffline || h.u.dash.reason.Text != want {
+		t.Errorf("state %v reason %q", h.u.last.State, h.u.dash.reason.Text)
+	}
+	h.u.apply(core.Status{State: core.StateOffline}) // clear the reason; the refusal sets it again
+	h.tapMenu("Go online")
+	h.until("refusal", func() bool { return h.u.dash.reason.Text == want })
+	if asked.Load() != 2 {
+		t.Errorf("service checked %d times, want 2", asked.Load())
+	}
+	if h.engine(0).Status().State != core.StateOffline {
+		t.Error("the engine went online while the service runs")
+	}
+	service.Store("")
+	h.tapMenu("Go online")
+	h.until("online", func() bool { return h.u.last.State == core.StateOnline })
 }

@@ -8,9 +8,13 @@ import (
 	"github.com/pin-client/pin-client/app/autostart"
 	"github.com/pin-client/pin-client/backends/detect"
 	"github.com/pin-client/pin-client/core/protocol"
+	"github.com/pin-client/pin-client/installer"
 	"github.com/pin-client/pin-client/internal/config"
 	"github.com/pin-client/pin-client/internal/secret"
 )
+
+// serviceName is the daemon's service name (pin-clientd service install).
+const serviceName = "pin-clientd"
 
 // Defaults are the real collaborators: the relay engine, the OS keyring, local server
 // detection, the daemon's service installer, the XDG autostart entry. Fields the caller set in opts are kept.
@@ -33,6 +37,9 @@ func Defaults(opts Options) Options {
 	}
 	if opts.Installer == nil {
 		opts.Installer = DaemonInstaller{}
+	}
+	if opts.ServiceActive == nil {
+		opts.ServiceActive = ServiceActive
 	}
 	if opts.Autostart == nil {
 		if a, err := autostart.New("--background"); err == nil {
@@ -111,4 +118,19 @@ func ProbeNode(ctx context.Context, n config.Node) Probe {
 		p.Problems = append(p.Problems, pr.String())
 	}
 	return p
+}
+
+// ServiceActive reports the daemon's background service when it is installed and
+// running, as a user service or a system one ("" when neither runs).
+func ServiceActive() string {
+	for _, user := range []bool{true, false} {
+		m, err := installer.New(installer.Options{Name: serviceName, User: user})
+		if err != nil || !m.Installed() {
+			continue
+		}
+		if st, err := m.Status(); err == nil && st == installer.StatusRunning {
+			return m.Platform() + " " + serviceName
+		}
+	}
+	return ""
 }

@@ -84,6 +84,10 @@ type Options struct {
 	Probe     Prober           // nil → the Test button is hidden
 	Installer ServiceInstaller // nil → "Install background service…" is disabled
 	Autostart Autostart        // nil → "Start at login" is disabled
-	Logger    *slog.Logger     // nil → discard
-	Now       func() time.Time // nil → time.Now; drives countdowns in the status text
+	// ServiceActive says which installed background service is running, or "" when
+	// none is. While one runs the app does not go online: one engine per operator.
+	// It may block briefly (systemctl); it is called off the UI thread. nil → never.
+	ServiceActive func() string
+	Logger        *slog.Logger     // nil → discard
+	Now           func() time.Time // nil → time.Now; drives countdowns in the status text
 }
