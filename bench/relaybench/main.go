@@ -1,0 +1,662 @@
+// Command relaybench measures what the PIN relay costs, side by side on one machine:
+// a consumer streaming straight from a fake OpenAI-compatible backend (direct) against
+// the same consumer going through the local PIN gateway and the real pin-clientd to the
+// same backend (relayed), once per operator transport (sse, ws).
+//
+//	go run ./bench/relaybench -out bench/results.json     # full run, about 2 minutes
+//	go run ./bench/relaybench -quick                       # smoke run, under 30 s
+//
+// Everything but the daemon runs in this process: the fake backend (bench/relaybench's
+// own lean vLLM look-alike with a configurable time to first token and inter-token
+// delay), the local gateway (core/pintest on 127.0.0.1, consumer side included) and the
+// consumers. pin-clientd is built from ./cmd/pin-clientd (or taken from -daemon) and run
+// as a separate process with a generated config.json, -n 256 and the secret in
+// PIN_API_SECRET, so its CPU time and memory are its own (/proc/<pid>/stat and status).
+//
+// It prints a table and writes a JSON file with P1–P5 (see docs/readme/performance.md),
+// each marked pass or miss against its target. The exit status is non-zero when a run
+// fails (a stream loses tokens, the daemon dies, a timeout); a missed target fails the
+// run only with -fail-on-miss.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pin-client/pin-client/core/pintest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "relaybench:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// plan is the size of every phase.
+type plan struct {
+	Streams      int           `json:"streams"`        // P1, P3
+	TTFT         time.Duration `json:"ttft_ns"`        // fake time to first token (P1, P3 paced, P4)
+	TokenDelay   time.Duration `json:"token_delay_ns"` // 50 tok/s
+	P1Tokens     int           `json:"p1_tokens"`      // per P1 stream
+	P1Duration   time.Duration `json:"p1_duration_ns"`
+	PacedTokens  int           `json:"paced_tokens"` // per P3 paced stream
+	FullTokens   int           `json:"full_tokens"`  // per P3 full-speed stream
+	P4Streams    int           `json:"p4_streams"`
+	P4Tokens     int           `json:"p4_tokens"`
+	P5Runs       int           `json:"p5_runs"`
+	IdleSettle   time.Duration `json:"idle_settle_ns"`
+	Threads      int           `json:"threads"` // -n
+	NodeCapacity int           `json:"node_capacity"`
+}
+
+var (
+	fullPlan = plan{Streams: 64, TTFT: 20 * time.Millisecond, TokenDelay: 20 * time.Millisecond,
+		P1Tokens: 10, P1Duration: 6 * time.Second, PacedTokens: 150, FullTokens: 1000,
+		P4Streams: 256, P4Tokens: 100, P5Runs: 5, IdleSettle: 2 * time.Second, Threads: 256, NodeCapacity: 256}
+	quickPlan = plan{Streams: 64, TTFT: 20 * time.Millisecond, TokenDelay: 20 * time.Millisecond,
+		P1Tokens: 5, P1Duration: 1500 * time.Millisecond, PacedTokens: 25, FullTokens: 100,
+		P4Streams: 256, P4Tokens: 25, P5Runs: 1, IdleSettle: 500 * time.Millisecond, Threads: 256, NodeCapacity: 256}
+)
+
+// Targets (issue 4).
+const (
+	targetP1p50    = 0.5  // ms
+	targetP1p99    = 2.0  // ms
+	targetP2       = 5.0  // µs per token
+	targetP3       = 0.99 // ratio at 50 tok/s
+	targetP4Idle   = 20.0 // MB
+	targetP4Stream = 60.0 // MB at 256 streams
+	targetP5       = 300.0
+)
+
+// Report is the JSON file.
+type Report struct {
+	Time       time.Time                `json:"time"`
+	Quick      bool                     `json:"quick"`
+	Machine    Machine                  `json:"machine"`
+	Backend    string                   `json:"backend"`
+	Plan       plan                     `json:"plan"`
+	Transports map[string]*TransportRun `json:"transports"`
+	Checks     []Check                  `json:"checks"`
+	AllPass    bool                     `json:"all_pass"`
+	Seconds    float64                  `json:"seconds"`
+}
+
+// Machine describes where the numbers come from.
+type Machine struct {
+	NProc     int    `json:"nproc"`
+	CPU       string `json:"cpu"`
+	GoVersion string `json:"go"`
+	OS        string `json:"os"`
+	LoadStart string `json:"loadavg_start"`
+	LoadEnd   string `json:"loadavg_end"`
+}
+
+// TransportRun holds every measurement of one transport.
+type TransportRun struct {
+	P1 P1 `json:"p1_added_ttft"`
+	P2 P2 `json:"p2_cpu_per_token"`
+	P3 P3 `json:"p3_throughput"`
+	P4 P4 `json:"p4_rss"`
+	P5 P5 `json:"p5_startup"`
+	// DaemonCPUTotalMs and DaemonMaxRSSMB come from the main daemon's rusage at exit.
+	DaemonCPUTotalMs float64 `json:"daemon_cpu_total_ms"`
+	DaemonMaxRSSMB   float64 `json:"daemon_maxrss_mb"`
+}
+
+// P1 is time to first token, direct and relayed, 64 concurrent streams (closed loop).
+type P1 struct {
+	DirectSamples  int     `json:"direct_samples"`
+	RelayedSamples int     `json:"relayed_samples"`
+	DirectP50Ms    float64 `json:"direct_p50_ms"`
+	DirectP99Ms    float64 `json:"direct_p99_ms"`
+	RelayedP50Ms   float64 `json:"relayed_p50_ms"`
+	RelayedP99Ms   float64 `json:"relayed_p99_ms"`
+	AddedP50Ms     float64 `json:"added_p50_ms"`
+	AddedP99Ms     float64 `json:"added_p99_ms"`
+	// The added time split by the fake's own timestamps: request leg (consumer send →
+	// backend has the request) and response leg (backend wrote the first token →
+	// consumer parsed it), relayed minus direct, at p50 and p99.
+	AddedRequestLegP50Ms  float64 `json:"added_request_leg_p50_ms"`
+	AddedRequestLegP99Ms  float64 `json:"added_request_leg_p99_ms"`
+	AddedResponseLegP50Ms float64 `json:"added_response_leg_p50_ms"`
+	AddedResponseLegP99Ms float64 `json:"added_response_leg_p99_ms"`
+}
+
+// P2 is the daemon's CPU time per relayed token (utime+stime of its process).
+type P2 struct {
+	PacedTokens     int     `json:"paced_tokens"`
+	PacedCPUMs      float64 `json:"paced_cpu_ms"`
+	PacedUsPerToken float64 `json:"paced_us_per_token"`
+	FullTokens      int     `json:"full_tokens"`
+	FullCPUMs       float64 `json:"full_cpu_ms"`
+	FullUsPerToken  float64 `json:"full_us_per_token"`
+}
+
+// P3 is aggregate consumer token throughput (tokens from first send to last [DONE]).
+type P3 struct {
+	PacedDirectTokS  float64 `json:"paced_direct_tok_s"`
+	PacedRelayedTokS float64 `json:"paced_relayed_tok_s"`
+	PacedRatio       float64 `json:"paced_ratio"`
+	FullDirectTokS   float64 `json:"full_direct_tok_s"`
+	FullRelayedTokS  float64 `json:"full_relayed_tok_s"`
+	FullRatio        float64 `json:"full_ratio"`
+}
+
+// P4 is the daemon's resident memory.
+type P4 struct {
+	IdleMB            float64 `json:"idle_mb"`
+	Streams           int     `json:"streams"`
+	PeakMB            float64 `json:"peak_mb"` // largest VmRSS sampled every 10 ms
+	BackendConcurrent int64   `json:"backend_concurrent"`
+}
+
+// P5 is daemon process start → every node registered at the gateway (3 nodes).
+type P5 struct {
+	Nodes    int       `json:"nodes"`
+	RunsMs   []float64 `json:"runs_ms"`
+	MedianMs float64   `json:"median_ms"`
+	MaxMs    float64   `json:"max_ms"`
+}
+
+// Check is one target, pass or miss.
+type Check struct {
+	ID        string  `json:"id"`
+	Transport string  `json:"transport"`
+	Metric    string  `json:"metric"`
+	Value     float64 `json:"value"`
+	Unit      string  `json:"unit"`
+	Target    string  `json:"target"`
+	Pass      bool    `json:"pass"`
+}
+
+type options struct {
+	out        string
+	quick      bool
+	daemonBin  string
+	transports []string
+	failOnMiss bool
+	keep       bool
+	verbose    bool
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("relaybench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.out, "out", "", "write the JSON report to this file (e.g. bench/results.json)")
+	fs.BoolVar(&o.quick, "quick", false, "short smoke run (< 30 s): fewer and shorter streams; numbers are rough")
+	fs.StringVar(&o.daemonBin, "daemon", "", "use this pin-clientd binary instead of building ./cmd/pin-clientd")
+	tr := fs.String("transports", "sse,ws", "comma-separated transports to measure")
+	fs.BoolVar(&o.failOnMiss, "fail-on-miss", false, "exit 1 when a target is missed")
+	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (daemon logs, configs) and print its path")
+	fs.BoolVar(&o.verbose, "v", false, "log progress to stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q; run with -h for the flags", fs.Arg(0))
+	}
+	for _, t := range strings.Split(*tr, ",") {
+		t = strings.TrimSpace(t)
+		if t != pintest.TransportSSE && t != pintest.TransportWS {
+			return fmt.Errorf("-transports: %q is not a transport; use sse, ws or sse,ws", t)
+		}
+		if !slices.Contains(o.transports, t) {
+			o.transports = append(o.transports, t)
+		}
+	}
+	if runtime.GOOS != "linux" {
+		return fmt.Errorf("relaybench reads /proc for the daemon's CPU and memory: run it on Linux (this is %s)", runtime.GOOS)
+	}
+	lvl := slog.LevelWarn
+	if o.verbose {
+		lvl = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+
+	begin := time.Now()
+	p := fullPlan
+	if o.quick {
+		p = quickPlan
+	}
+	work, err := os.MkdirTemp("", "relaybench-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Fprintln(stderr, "relaybench: work directory:", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
+	bin := o.daemonBin
+	if bin == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return err
+		}
+		log.Info("building pin-clientd", "dir", work)
+		if bin, err = buildDaemon(ctx, root, work); err != nil {
+			return err
+		}
+	}
+
+	rep := &Report{Time: time.Now().UTC(), Quick: o.quick, Machine: machine(), Plan: p,
+		Backend:    "relaybench fake OpenAI-compatible server (SSE, vLLM-shaped frames), in the harness process",
+		Transports: map[string]*TransportRun{}}
+	reg := newRegistry()
+	fake, err := startFake(log, reg)
+	if err != nil {
+		return fmt.Errorf("start fake backend: %w", err)
+	}
+	defer fake.close()
+	direct := newTarget("direct", fake.URL)
+	defer direct.close()
+
+	b := &bench{log: log, plan: p, bin: bin, work: work, fake: fake, reg: reg, direct: direct}
+	for _, t := range o.transports {
+		tr, err := b.transport(ctx, t)
+		if err != nil {
+			return fmt.Errorf("%s: %w", t, err)
+		}
+		rep.Transports[t] = tr
+	}
+	rep.Machine.LoadEnd = loadavg()
+	rep.Seconds = time.Since(begin).Seconds()
+	rep.Checks, rep.AllPass = checks(o.transports, rep.Transports)
+	printTable(stdout, rep, o.transports)
+	if o.out != "" {
+		if err := writeJSON(o.out, rep); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "wrote", o.out)
+	}
+	if o.failOnMiss && !rep.AllPass {
+		return errors.New("a target was missed (see the table)")
+	}
+	return nil
+}
+
+// bench is the shared state of one run.
+type bench struct {
+	log    *slog.Logger
+	plan   plan
+	bin    string
+	work   string
+	fake   *fakeBackend
+	reg    *registry
+	direct *target
+}
+
+const clientID = "op_relaybench"
+
+// gateway starts a fresh local gateway with a random secret.
+func (b *bench) gateway() (*pintest.Gateway, string, error) {
+	buf := make([]byte, 16)
+	_, _ = rand.Read(buf)
+	secret := "pin_sk_bench_" + hex.EncodeToString(buf)
+	gw, err := pintest.Listen("127.0.0.1:0", pintest.Options{ClientID: clientID, Secret: secret,
+		QueueTimeout: 30 * time.Second, MaxFrames: 1000})
+	if err != nil {
+		return nil, "", err
+	}
+	return gw, secret, nil
+}
+
+// launch writes a config for nodes nodes and starts the daemon against gw; it returns
+// once every node is registered, with the time that took from process start.
+func (b *bench) launch(ctx context.Context, gw *pintest.Gateway, secret, transport string, nodes int, name string) (*daemon, time.Duration, error) {
+	cfg, err := daemonConfig(clientID, gw.URL(), transport, b.fake.URL, nodes, b.plan.NodeCapacity)
+	if err != nil {
+		return nil, 0, err
+	}
+	cfgPath := filepath.Join(b.work, name+".json")
+	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
+		return nil, 0, err
+	}
+	d, err := startDaemon(b.bin, b.work, cfgPath, secret, b.plan.Threads, filepath.Join(b.work, name+".log"))
+	if err != nil {
+		return nil, 0, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	go func() {
+		select {
+		case <-d.exited:
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	if _, err := gw.WaitNodes(wctx, nodes); err != nil {
+		_ = d.stop()
+		if aerr := d.alive(); aerr != nil {
+			return nil, 0, aerr
+		}
+		return nil, 0, fmt.Errorf("%d nodes not registered within 30 s (see %s): %w", nodes, d.logPath, err)
+	}
+	return d, time.Since(d.started), nil
+}
+
+// transport runs every phase against one transport.
+func (b *bench) transport(ctx context.Context, transport string) (*TransportRun, error) {
+	p := b.plan
+	out := &TransportRun{}
+	log := b.log.With("transport", transport)
+
+	gw, secret, err := b.gateway()
+	if err != nil {
+		return nil, err
+	}
+	defer gw.Close()
+	relayed := newTarget("relayed", gw.HTTPURL())
+	defer relayed.close()
+
+	log.Info("starting pin-clientd", "nodes", 1)
+	d, _, err := b.launch(ctx, gw, secret, transport, 1, "daemon-"+transport)
+	if err != nil {
+		return nil, err
+	}
+	defer d.stop()
+
+	// P4 idle: registered, no job yet.
+	if sleepUntil(ctx, time.Now().Add(p.IdleSettle)) != nil {
+		return nil, ctx.Err()
+	}
+	idle, _, err := procMem(d.pid())
+	if err != nil {
+		return nil, fmt.Errorf("daemon memory: %w", err)
+	}
+	out.P4.IdleMB = mb(idle)
+
+	// Warm both paths' connection pools (consumer→gateway, daemon→backend, consumer→backend).
+	b.fake.setPace(pace{})
+	for _, t := range []*target{b.direct, relayed} {
+		if _, err := runConcurrent(ctx, t, b.reg, p.Streams, 5); err != nil {
+			return nil, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+
+	// P1: closed loop, streams in flight at all times.
+	log.Info("P1 time to first token", "streams", p.Streams, "seconds", p.P1Duration.Seconds())
+	b.fake.setPace(pace{TTFT: p.TTFT, TokenDelay: p.TokenDelay})
+	period := p.TTFT + time.Duration(p.P1Tokens-1)*p.TokenDelay
+	dr, err := runClosedLoop(ctx, b.direct, b.reg, p.Streams, p.P1Tokens, period, p.P1Duration)
+	if err != nil {
+		return nil, fmt.Errorf("P1 direct: %w", err)
+	}
+	rr, err := runClosedLoop(ctx, relayed, b.reg, p.Streams, p.P1Tokens, period, p.P1Duration)
+	if err != nil {
+		return nil, fmt.Errorf("P1 relayed: %w", err)
+	}
+	out.P1 = p1(dr, rr)
+
+	// P3 paced (and P2 paced): 64 streams at 50 tok/s.
+	log.Info("P3 paced throughput", "streams", p.Streams, "tokens", p.PacedTokens)
+	dr, err = runConcurrent(ctx, b.direct, b.reg, p.Streams, p.PacedTokens)
+	if err != nil {
+		return nil, fmt.Errorf("P3 paced direct: %w", err)
+	}
+	rr, cpu, err := b.measured(ctx, d, relayed, p.Streams, p.PacedTokens)
+	if err != nil {
+		return nil, fmt.Errorf("P3 paced relayed: %w", err)
+	}
+	_, out.P3.PacedDirectTokS = throughput(dr)
+	out.P2.PacedTokens, out.P3.PacedRelayedTokS = throughput(rr)
+	out.P3.PacedRatio = out.P3.PacedRelayedTokS / out.P3.PacedDirectTokS
+	out.P2.PacedCPUMs = ms(cpu)
+	out.P2.PacedUsPerToken = float64(cpu.Nanoseconds()) / 1e3 / float64(out.P2.PacedTokens)
+
+	// P3 full speed (and P2 full speed).
+	log.Info("P3 full-speed throughput", "streams", p.Streams, "tokens", p.FullTokens)
+	b.fake.setPace(pace{})
+	dr, err = runConcurrent(ctx, b.direct, b.reg, p.Streams, p.FullTokens)
+	if err != nil {
+		return nil, fmt.Errorf("P3 full direct: %w", err)
+	}
+	rr, cpu, err = b.measured(ctx, d, relayed, p.Streams, p.FullTokens)
+	if err != nil {
+		return nil, fmt.Errorf("P3 full relayed: %w", err)
+	}
+	_, out.P3.FullDirectTokS = throughput(dr)
+	out.P2.FullTokens, out.P3.FullRelayedTokS = throughput(rr)
+	out.P3.FullRatio = out.P3.FullRelayedTokS / out.P3.FullDirectTokS
+	out.P2.FullCPUMs = ms(cpu)
+	out.P2.FullUsPerToken = float64(cpu.Nanoseconds()) / 1e3 / float64(out.P2.FullTokens)
+
+	// P4 under load: 256 streams at 50 tok/s, RSS sampled every 10 ms.
+	log.Info("P4 memory under load", "streams", p.P4Streams)
+	b.fake.setPace(pace{TTFT: p.TTFT, TokenDelay: p.TokenDelay})
+	b.fake.resetMax()
+	s := sampleRSS(d.pid(), 10*time.Millisecond)
+	_, err = runConcurrent(ctx, relayed, b.reg, p.P4Streams, p.P4Tokens)
+	peak := s.stop()
+	if err != nil {
+		return nil, fmt.Errorf("P4: %w", err)
+	}
+	out.P4.Streams, out.P4.PeakMB, out.P4.BackendConcurrent = p.P4Streams, mb(peak), b.fake.maxIn.Load()
+
+	if err := d.alive(); err != nil {
+		return nil, err
+	}
+	if err := d.stop(); err != nil {
+		return nil, err
+	}
+	if ru, ok := d.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		out.DaemonCPUTotalMs, out.DaemonMaxRSSMB = ms(cpu), float64(ru.Maxrss)/1024
+	}
+
+	// P5: a 3-node config, fresh gateway each time.
+	log.Info("P5 startup", "nodes", 3, "runs", p.P5Runs)
+	out.P5.Nodes = 3
+	var runs []time.Duration
+	for i := range p.P5Runs {
+		gw5, secret5, err := b.gateway()
+		if err != nil {
+			return nil, err
+		}
+		d5, took, err := b.launch(ctx, gw5, secret5, transport, 3, fmt.Sprintf("startup-%s-%d", transport, i))
+		if err == nil {
+			err = d5.stop()
+		}
+		gw5.Close()
+		if err != nil {
+			return nil, fmt.Errorf("P5: %w", err)
+		}
+		runs = append(runs, took)
+		out.P5.RunsMs = append(out.P5.RunsMs, ms(took))
+	}
+	out.P5.MedianMs, out.P5.MaxMs = ms(percentile(runs, 0.5)), ms(percentile(runs, 1))
+	return out, nil
+}
+
+// measured runs concurrent relayed streams and returns the daemon's CPU time used
+// meanwhile.
+func (b *bench) measured(ctx context.Context, d *daemon, t *target, streams, n int) ([]streamResult, time.Duration, error) {
+	before, err := procCPU(d.pid())
+	if err != nil {
+		return nil, 0, err
+	}
+	rs, err := runConcurrent(ctx, t, b.reg, streams, n)
+	if err != nil {
+		return nil, 0, err
+	}
+	after, err := procCPU(d.pid())
+	if err != nil {
+		return nil, 0, err
+	}
+	return rs, after - before, nil
+}
+
+func p1(direct, relayed []streamResult) P1 {
+	dt, rt := ttfts(direct), ttfts(relayed)
+	out := P1{DirectSamples: len(dt), RelayedSamples: len(rt),
+		DirectP50Ms: ms(percentile(dt, 0.5)), DirectP99Ms: ms(percentile(dt, 0.99)),
+		RelayedP50Ms: ms(percentile(rt, 0.5)), RelayedP99Ms: ms(percentile(rt, 0.99))}
+	out.AddedP50Ms = out.RelayedP50Ms - out.DirectP50Ms
+	out.AddedP99Ms = out.RelayedP99Ms - out.DirectP99Ms
+	dq, dp := legs(direct)
+	rq, rp := legs(relayed)
+	out.AddedRequestLegP50Ms = ms(percentile(rq, 0.5) - percentile(dq, 0.5))
+	out.AddedRequestLegP99Ms = ms(percentile(rq, 0.99) - percentile(dq, 0.99))
+	out.AddedResponseLegP50Ms = ms(percentile(rp, 0.5) - percentile(dp, 0.5))
+	out.AddedResponseLegP99Ms = ms(percentile(rp, 0.99) - percentile(dp, 0.99))
+	return out
+}
+
+// checks compares every transport's numbers with the targets.
+func checks(order []string, runs map[string]*TransportRun) ([]Check, bool) {
+	var out []Check
+	all := true
+	for _, t := range order {
+		r := runs[t]
+		add := func(id, metric string, v float64, unit, target string, pass bool) {
+			out = append(out, Check{ID: id, Transport: t, Metric: metric, Value: v, Unit: unit, Target: target, Pass: pass})
+			all = all && pass
+		}
+		add("P1", "added TTFT p50", r.P1.AddedP50Ms, "ms", fmt.Sprintf("≤ %g ms", targetP1p50), r.P1.AddedP50Ms <= targetP1p50)
+		add("P1", "added TTFT p99", r.P1.AddedP99Ms, "ms", fmt.Sprintf("≤ %g ms", targetP1p99), r.P1.AddedP99Ms <= targetP1p99)
+		add("P2", "daemon CPU per token, 50 tok/s", r.P2.PacedUsPerToken, "µs", fmt.Sprintf("≤ %g µs", targetP2), r.P2.PacedUsPerToken <= targetP2)
+		add("P3", "relayed ÷ direct, 50 tok/s", r.P3.PacedRatio, "", fmt.Sprintf("≥ %g", targetP3), r.P3.PacedRatio >= targetP3)
+		add("P4", "RSS idle", r.P4.IdleMB, "MB", fmt.Sprintf("≤ %g MB", targetP4Idle), r.P4.IdleMB <= targetP4Idle)
+		add("P4", fmt.Sprintf("RSS peak, %d streams", r.P4.Streams), r.P4.PeakMB, "MB", fmt.Sprintf("≤ %g MB", targetP4Stream), r.P4.PeakMB <= targetP4Stream)
+		add("P5", "start → 3 nodes registered (median)", r.P5.MedianMs, "ms", fmt.Sprintf("≤ %g ms", targetP5), r.P5.MedianMs <= targetP5)
+	}
+	return out, all
+}
+
+func printTable(w io.Writer, rep *Report, order []string) {
+	fmt.Fprintf(w, "relay benchmark (%s), %d CPUs %s, %s, load %s → %s, %.0f s\n",
+		map[bool]string{true: "quick", false: "full"}[rep.Quick], rep.Machine.NProc, rep.Machine.CPU,
+		rep.Machine.GoVersion, rep.Machine.LoadStart, rep.Machine.LoadEnd, rep.Seconds)
+	fmt.Fprintf(w, "%-44s", "metric")
+	for _, t := range order {
+		fmt.Fprintf(w, " %16s", t)
+	}
+	fmt.Fprintf(w, "  %s\n", "target")
+	row := func(name, target string, f func(r *TransportRun) (string, bool, bool)) {
+		fmt.Fprintf(w, "%-44s", name)
+		for _, t := range order {
+			v, checked, pass := f(rep.Transports[t])
+			mark := ""
+			if checked {
+				mark = map[bool]string{true: " ok", false: " MISS"}[pass]
+			}
+			fmt.Fprintf(w, " %16s", v+mark)
+		}
+		fmt.Fprintf(w, "  %s\n", target)
+	}
+	f2 := func(v float64) string { return fmt.Sprintf("%.3f", v) }
+	row("P1 added TTFT p50 (ms)", fmt.Sprintf("≤ %g", targetP1p50), func(r *TransportRun) (string, bool, bool) {
+		return f2(r.P1.AddedP50Ms), true, r.P1.AddedP50Ms <= targetP1p50
+	})
+	row("P1 added TTFT p99 (ms)", fmt.Sprintf("≤ %g", targetP1p99), func(r *TransportRun) (string, bool, bool) {
+		return f2(r.P1.AddedP99Ms), true, r.P1.AddedP99Ms <= targetP1p99
+	})
+	row("   TTFT direct p50 / p99 (ms)", "", func(r *TransportRun) (string, bool, bool) {
+		return fmt.Sprintf("%.2f / %.2f", r.P1.DirectP50Ms, r.P1.DirectP99Ms), false, false
+	})
+	row("   TTFT relayed p50 / p99 (ms)", "", func(r *TransportRun) (string, bool, bool) {
+		return fmt.Sprintf("%.2f / %.2f", r.P1.RelayedP50Ms, r.P1.RelayedP99Ms), false, false
+	})
+	row("   added request leg p50 / p99 (ms)", "", func(r *TransportRun) (string, bool, bool) {
+		return fmt.Sprintf("%.2f / %.2f", r.P1.AddedRequestLegP50Ms, r.P1.AddedRequestLegP99Ms), false, false
+	})
+	row("   added response leg p50 / p99 (ms)", "", func(r *TransportRun) (string, bool, bool) {
+		return fmt.Sprintf("%.2f / %.2f", r.P1.AddedResponseLegP50Ms, r.P1.AddedResponseLegP99Ms), false, false
+	})
+	row("P2 daemon CPU/token, 50 tok/s (µs)", fmt.Sprintf("≤ %g", targetP2), func(r *TransportRun) (string, bool, bool) {
+		return fmt.Sprintf("%.2f", r.P2.PacedUsPerToken), true, r.P2.PacedUsPerToken <= targetP2
+	})
+	row("   daemon CPU/token, full speed (µs)", "", func(r *TransportRun) (string, bool, bool) {
+		return fmt.Sprintf("%.2f", r.P2.FullUsPerToken), false, false
+	})
+	row("P3 relayed ÷ direct, 50 tok/s", fmt.Sprintf("≥ %g", targetP3), func(r *TransportRun) (string, bool, bool) {
+		return fmt.Sprintf("%.4f", r.P3.PacedRatio), true, r.P3.PacedRatio >= targetP3
+	})
+	row("   relayed ÷ direct, full speed", "", func(r *TransportRun) (string, bool, bool) {
+		return fmt.Sprintf("%.3f", r.P3.FullRatio), false, false
+	})
+	row("   full speed direct / relayed (ktok/s)", "", func(r *TransportRun) (string, bool, bool) {
+		return fmt.Sprintf("%.0f / %.0f", r.P3.FullDirectTokS/1e3, r.P3.FullRelayedTokS/1e3), false, false
+	})
+	row("P4 daemon RSS idle (MB)", fmt.Sprintf("≤ %g", targetP4Idle), func(r *TransportRun) (string, bool, bool) {
+		return fmt.Sprintf("%.1f", r.P4.IdleMB), true, r.P4.IdleMB <= targetP4Idle
+	})
+	row(fmt.Sprintf("P4 daemon RSS peak, %d streams (MB)", rep.Plan.P4Streams), fmt.Sprintf("≤ %g", targetP4Stream), func(r *TransportRun) (string, bool, bool) {
+		return fmt.Sprintf("%.1f", r.P4.PeakMB), true, r.P4.PeakMB <= targetP4Stream
+	})
+	row("P5 start → 3 nodes registered, median (ms)", fmt.Sprintf("≤ %g", targetP5), func(r *TransportRun) (string, bool, bool) {
+		return fmt.Sprintf("%.0f", r.P5.MedianMs), true, r.P5.MedianMs <= targetP5
+	})
+	verdict := "all targets met"
+	if !rep.AllPass {
+		verdict = "some targets MISSED"
+	}
+	fmt.Fprintln(w, verdict)
+}
+
+func writeJSON(path string, rep *Report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("-out: %w", err)
+		}
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("-out: %w", err)
+	}
+	return nil
+}
+
+func machine() Machine {
+	m := Machine{NProc: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH,
+		LoadStart: loadavg()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
+
+// loadavg is the 1-minute load average ("" if unknown): other work on the machine
+// shows in every number here.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
+}
