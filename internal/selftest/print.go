@@ -42,6 +42,10 @@ func WriteText(w io.Writer, rep *Report) error {
 				fmt.Fprintf(&b, "    fix: %s\n", p.Fix)
 			}
 		}
+		if !n.Interviewed {
+			fmt.Fprintf(&b, "  tier %s: not interviewed; fix the error above first\n", n.Tier)
+			continue
+		}
 		fmt.Fprintf(&b, "  tier %s: %s\n", n.Tier, n.Reason)
 		if n.Fix != "" {
 			fmt.Fprintf(&b, "    fix: %s\n", n.Fix)

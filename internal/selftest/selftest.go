@@ -276,18 +276,21 @@ func (r *runner) node(ctx context.Context, nc config.Node) (nr NodeReport) {
 	defer func() { stop(); <-done }() // before gw.Close (defers run last-in first-out)
 
 	rctx, cancel := context.WithTimeout(ctx, r.opts.RegisterTimeout)
-	_, err = gw.WaitNodes(rctx, 1)
+	err = waitOnline(rctx, eng) // registration done on our side (no half-registered stop)
+	if err == nil {
+		_, err = gw.WaitNodes(rctx, 1) // and the gateway has it (a WS frame may still be in flight)
+	}
 	cancel()
-	if err != nil {
+	reg, registered := gw.Node(nc.Alias)
+	if err != nil || !registered {
 		why := eng.Status().LastError
 		if why == "" {
-			why = err.Error()
+			why = "no REGISTER_NODE within " + r.opts.RegisterTimeout.String()
 		}
 		nr.add(CodeNotRegistered, sevError, "the engine did not register the node with the local gateway: "+why,
-			"run `pin-clientd -c <config> -l debug` to see the engine's log")
+			"run `pin-clientd selftest -l debug` to see the engine's log")
 		return nr
 	}
-	reg, _ := gw.Node(nc.Alias)
 	for _, m := range reg.Models {
 		if !strings.HasPrefix(m, "tts:") {
 			nr.Models = append(nr.Models, m)
@@ -323,6 +326,19 @@ func (r *runner) node(ctx context.Context, nc config.Node) (nr NodeReport) {
 	r.say(nc.Alias, "%d streaming requests through the local gateway, %d at a time", streams, c)
 	r.streams(ctx, gw, &nr, model, streams, c)
 	return nr
+}
+
+// waitOnline blocks until the engine has registered its nodes (state online).
+func waitOnline(ctx context.Context, eng *core.Engine) error {
+	if eng.Status().State == core.StateOnline {
+		return nil
+	}
+	for st := range eng.Subscribe(ctx) {
+		if st.State == core.StateOnline {
+			return nil
+		}
+	}
+	return ctx.Err()
 }
 
 func (r *runner) engine(gw *pintest.Gateway, nc config.Node, secret string) (*core.Engine, error) {
@@ -369,7 +385,7 @@ func (r *runner) parallel(nc config.Node) []Problem {
 	var out []Problem
 	if r.opts.Threads > p {
 		out = append(out, Problem{Code: CodeThreadsOver, Severity: sevWarning,
-			Message: fmt.Sprintf("-n %d is higher than OLLAMA_NUM_PARALLEL=%d: Ollama runs %d requests at once, the others wait inside it and their time to first token grows", r.opts.Threads, p, p),
+			Message: fmt.Sprintf("-n %d is higher than OLLAMA_NUM_PARALLEL=%d: Ollama runs only that many at once, the others wait inside it and their time to first token grows", r.opts.Threads, p),
 			Fix:     fmt.Sprintf("run pin-clientd with -n %d, or raise OLLAMA_NUM_PARALLEL in Ollama's environment and restart Ollama", p)})
 	}
 	if nc.Capacity > p {
