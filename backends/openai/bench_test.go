@@ -1,0 +1,52 @@
+package openai
+
+import (
+	"bytes"
+	"log/slog"
+	"runtime"
+	"testing"
+
+	"github.com/pin-client/pin-client/backends"
+	"github.com/pin-client/pin-client/backends/backendtest"
+)
+
+// BenchmarkParseStream measures the SSE parse cost per streamed token (one chunk per
+// token, as OpenAI-compatible servers send them), reported as ns/token and allocs/token.
+func BenchmarkParseStream(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		fl   backendtest.Flavour
+		kind backends.DeltaKind
+	}{
+		{"content_llama.cpp", backendtest.LlamaCpp, backends.KindContent},
+		{"reasoning_vllm", backendtest.VLLM, backends.KindThinking},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			const tokens = 1000
+			sc := backendtest.Script{}
+			for range tokens {
+				sc.Deltas = append(sc.Deltas, backends.Delta{Kind: c.kind, Text: " token"})
+			}
+			body := backendtest.OpenAIStream(c.fl, sc, "local-model", true)
+			log := slog.New(slog.DiscardHandler)
+			noop := func(backends.Delta) error { return nil }
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			var ms0, ms1 runtime.MemStats
+			runtime.ReadMemStats(&ms0)
+			b.ResetTimer()
+			for b.Loop() {
+				p := newParser(log, "local-model", noop)
+				if err := p.run(bytes.NewReader(body)); err != nil {
+					b.Fatal(err)
+				}
+				p.result()
+			}
+			b.StopTimer()
+			runtime.ReadMemStats(&ms1)
+			n := float64(b.N) * tokens
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/token")
+			b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/n, "allocs/token")
+		})
+	}
+}
