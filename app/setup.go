@@ -69,7 +69,6 @@ type nodeForm struct {
 	test      *widget.Button
 	result    *widget.Label
 	card      *widget.Card
-	models    []string
 }
 
 // showSetup puts the setup form in the window, filled from the saved config, and starts
@@ -475,7 +474,6 @@ func nodeFromConfig(f *setupForm, c config.Node) *nodeForm {
 
 // setModels offers models as interview models, keeping the current choice.
 func (n *nodeForm) setModels(models []string) {
-	n.models = models
 	opts := append([]string{gatewayChoice}, models...)
 	cur := n.interview.Selected
 	n.interview.SetOptions(opts)
