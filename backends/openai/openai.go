@@ -188,53 +188,14 @@ func (c *Client) Chat(ctx context.Context, req *backends.ChatRequest) (*backends
 	if err != nil {
 		return nil, wire.ReadError(ctx, op, err)
 	}
-	var r completion
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, wire.BadResponse(op, "answer is not a chat completion ("+err.Error()+")", raw)
+	res, err := decodeCompletion(op, raw, req.Model)
+	if err != nil {
+		return nil, err
 	}
-	if msg := wire.ErrorText(r.Error); msg != "" {
-		return nil, fmt.Errorf("%s: server reported an error: %s", op, msg)
-	}
-	if len(r.Choices) == 0 {
-		return nil, wire.BadResponse(op, "chat completion has no choices", raw)
-	}
-	ch := r.Choices[0]
-	content, ok := contentText(ch.Message.Content)
-	if !ok {
-		return nil, wire.BadResponse(op, "message.content is neither a string, null nor text parts", raw)
-	}
-	thinking := jsonString(ch.Message.ReasoningContent)
-	if thinking == "" {
-		thinking = jsonString(ch.Message.Reasoning)
-	}
-	role := ch.Message.Role
-	if role == "" {
-		role = "assistant"
-	}
-	finish := "stop"
-	if ch.FinishReason != nil && *ch.FinishReason != "" {
-		finish = *ch.FinishReason
-	}
-	model := r.Model
-	if model == "" {
-		model = req.Model
-	}
-	res := &backends.ChatResult{
-		Choices: []backends.Choice{{
-			Message: backends.Message{
-				Role:      role,
-				Content:   content,
-				Thinking:  thinking,
-				ToolCalls: wire.ToolCalls(ch.Message.ToolCalls),
-			},
-			FinishReason: finish,
-		}},
-		Usage: fixUsage(r.Usage),
-		Model: model,
-	}
-	c.log.Debug("chat answered", "model", model, "status", resp.StatusCode, "elapsed", time.Since(start),
-		"content_bytes", len(content), "thinking_bytes", len(thinking), "tool_calls", len(res.Choices[0].Message.ToolCalls) > 0,
-		"finish_reason", finish, "usage", res.Usage != nil)
+	m := res.Choices[0].Message
+	c.log.Debug("chat answered", "model", res.Model, "status", resp.StatusCode, "elapsed", time.Since(start),
+		"content_bytes", len(m.Content), "thinking_bytes", len(m.Thinking), "tool_calls", len(m.ToolCalls) > 0,
+		"finish_reason", res.Choices[0].FinishReason, "usage", res.Usage != nil)
 	thinkingOnlyHint(c.log, res)
 	return res, nil
 }
@@ -260,6 +221,11 @@ func (c *Client) ChatStream(ctx context.Context, req *backends.ChatRequest, onDe
 	defer resp.Body.Close()
 	c.log.Debug("stream opened", "model", req.Model, "status", resp.StatusCode, "content_type", resp.Header.Get("Content-Type"), "elapsed", time.Since(start))
 
+	if isJSON(resp.Header.Get("Content-Type")) {
+		// The server ignored stream:true and answered one completion: deliver it as
+		// deltas rather than parse it as an (empty) event stream.
+		return c.unstreamed(ctx, op, resp, req.Model, onDelta)
+	}
 	meter := &wire.Meter{R: resp.Body, Start: start}
 	p := newParser(c.log, req.Model, onDelta)
 	p.start = start
@@ -281,6 +247,35 @@ func (c *Client) ChatStream(ctx context.Context, req *backends.ChatRequest, onDe
 	res := p.result()
 	thinkingOnlyHint(c.log, res)
 	return res, nil
+}
+
+// unstreamed handles a JSON completion answered to a streaming request.
+func (c *Client) unstreamed(ctx context.Context, op string, resp *http.Response, model string, onDelta func(backends.Delta) error) (*backends.ChatResult, error) {
+	c.log.Debug("stream request answered without streaming", "model", model, "content_type", resp.Header.Get("Content-Type"))
+	raw, err := wire.ReadBody(op, resp.Body)
+	if err != nil {
+		return nil, wire.ReadError(ctx, op, err)
+	}
+	res, err := decodeCompletion(op, raw, model)
+	if err != nil {
+		return nil, err
+	}
+	m := res.Choices[0].Message
+	for _, d := range []backends.Delta{{Kind: backends.KindThinking, Text: m.Thinking}, {Kind: backends.KindContent, Text: m.Content}} {
+		if d.Text == "" || onDelta == nil {
+			continue
+		}
+		if err := onDelta(d); err != nil {
+			return nil, fmt.Errorf("%s: aborted: %w", op, err)
+		}
+	}
+	thinkingOnlyHint(c.log, res)
+	return res, nil
+}
+
+func isJSON(contentType string) bool {
+	mt, _, _ := strings.Cut(contentType, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), "application/json")
 }
 
 // Speech synthesises req.Input with POST /v1/audio/speech (§6.6). The audio comes back
@@ -318,6 +313,56 @@ func (c *Client) Speech(ctx context.Context, req *backends.SpeechRequest) (*back
 	}
 	c.log.Debug("speech answered", "model", req.Model, "status", resp.StatusCode, "bytes", len(audio), "content_type", ct, "elapsed", time.Since(start))
 	return &backends.Speech{Audio: audio, ContentType: ct}, nil
+}
+
+// decodeCompletion turns a non-streaming answer into the result. Reasoning and tool calls
+// are kept, and content null (normal beside tool calls) is valid (G5).
+func decodeCompletion(op string, raw []byte, reqModel string) (*backends.ChatResult, error) {
+	var r completion
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, wire.BadResponse(op, "answer is not a chat completion ("+err.Error()+")", raw)
+	}
+	if msg := wire.ErrorText(r.Error); msg != "" {
+		return nil, fmt.Errorf("%s: server reported an error: %s", op, msg)
+	}
+	if len(r.Choices) == 0 {
+		return nil, wire.BadResponse(op, "chat completion has no choices", raw)
+	}
+	ch := r.Choices[0]
+	content, ok := contentText(ch.Message.Content)
+	if !ok {
+		return nil, wire.BadResponse(op, "message.content is neither a string, null nor text parts", raw)
+	}
+	thinking := jsonString(ch.Message.ReasoningContent)
+	if thinking == "" {
+		thinking = jsonString(ch.Message.Reasoning)
+	}
+	role := ch.Message.Role
+	if role == "" {
+		role = "assistant"
+	}
+	finish := "stop"
+	if ch.FinishReason != nil && *ch.FinishReason != "" {
+		finish = *ch.FinishReason
+	}
+	model := r.Model
+	if model == "" {
+		model = reqModel
+	}
+	res := &backends.ChatResult{
+		Choices: []backends.Choice{{
+			Message: backends.Message{
+				Role:      role,
+				Content:   content,
+				Thinking:  thinking,
+				ToolCalls: wire.ToolCalls(ch.Message.ToolCalls),
+			},
+			FinishReason: finish,
+		}},
+		Usage: fixUsage(r.Usage),
+		Model: model,
+	}
+	return res, nil
 }
 
 // thinkingOnlyHint logs L19: an answer that is all reasoning is valid, but usually means

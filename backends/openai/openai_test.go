@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -96,5 +100,26 @@ func TestNonStreamingShapes(t *testing.T) {
 				t.Errorf("got %+v usage %s", res, u)
 			}
 		})
+	}
+}
+
+// TestStreamAnsweredWithJSON: a server that ignores stream:true still gives the answer.
+func TestStreamAnsweredWithJSON(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"model":"x","choices":[{"message":{"content":"whole","reasoning_content":"r"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}`)
+	}))
+	defer srv.Close()
+	var got []backends.Delta
+	res, err := openai.New(srv.URL, openai.Options{}).ChatStream(t.Context(), &backends.ChatRequest{Model: "m", Messages: msgs}, func(d backends.Delta) error {
+		got = append(got, d)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []backends.Delta{{Kind: backends.KindThinking, Text: "r"}, {Kind: backends.KindContent, Text: "whole"}}
+	if !reflect.DeepEqual(got, want) || res.Choices[0].Message.Content != "whole" || res.Usage.TotalTokens != 3 || res.Model != "x" {
+		t.Errorf("deltas %q result %+v", got, res)
 	}
 }

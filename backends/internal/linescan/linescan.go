@@ -3,7 +3,7 @@
 // multibyte character split across two network reads survives (pin-protocol.md L16, G8).
 //
 // It differs from bufio.Scanner in two ways that matter for a backend stream: a line
-// longer than the limit is skipped (reported once as ErrTooLong) instead of ending the
+// that does not fit the limit (with its '\n') is skipped (reported once as ErrTooLong) instead of ending the
 // scan, and a final line without '\n' is still returned at end of input.
 package linescan
 
@@ -13,7 +13,7 @@ import (
 	"io"
 )
 
-// ErrTooLong is returned by Next in place of a line longer than the scanner's limit. The
+// ErrTooLong is returned by Next in place of a line that does not fit the limit. The
 // scan can continue with the next line.
 var ErrTooLong = errors.New("line too long")
 
@@ -39,7 +39,8 @@ type Scanner struct {
 	discarding bool // skipping the rest of an over-long line
 }
 
-// New returns a Scanner over r. max bounds the length of one line (<= 0 means DefaultMax).
+// New returns a Scanner over r. max bounds the length of one line including its '\n'
+// (<= 0 means DefaultMax); it is also the most the Scanner ever buffers.
 func New(r io.Reader, max int) *Scanner {
 	if max <= 0 {
 		max = DefaultMax
