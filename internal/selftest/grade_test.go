@@ -9,25 +9,25 @@ func TestCorrect(t *testing.T) {
 	}{
 		{"Paris", "Paris", true},
 		{"Paris", "paris", true},
-		{"Paris", "  Paris.\n", true},                   // trailing period, spaces
-		{"Paris", "**Paris**", true},                    // markdown
-		{"Paris", "\"Paris\"", true},                    // quotes
-		{"Paris", "Paris is the capital.", true},        // first word
-		{"Paris", "Paris, of course", true},             // punctuation after the first word
-		{"Paris", "The capital is Paris.", false},       // not the first word
-		{"Paris", "Parisian", false},                    // no prefix matching
-		{"Paris", "", false},                            // empty answer
-		{"Paris", "hello hello hello", false},           // the tiny e2e model
-		{"42", "42", true},                              //
-		{"42", "42.", true},                             //
-		{"42", "The answer is 42", false},               //
-		{"42", "420", false},                            //
-		{"72", "72!", true},                             //
-		{"Au", "AU", true},                              // case
-		{"OK", "ok", true},                              //
-		{"OK", "OK!", true},                             //
-		{"OK", "Okay", false},                           //
-		{"fox", "Fox.", true},                           //
+		{"Paris", "  Paris.\n", true},             // trailing period, spaces
+		{"Paris", "**Paris**", true},              // markdown
+		{"Paris", "\"Paris\"", true},              // quotes
+		{"Paris", "Paris is the capital.", true},  // first word
+		{"Paris", "Paris, of course", true},       // punctuation after the first word
+		{"Paris", "The capital is Paris.", false}, // not the first word
+		{"Paris", "Parisian", false},              // no prefix matching
+		{"Paris", "", false},                      // empty answer
+		{"Paris", "hello hello hello", false},     // the tiny e2e model
+		{"42", "42", true},
+		{"42", "42.", true},
+		{"42", "The answer is 42", false},
+		{"42", "420", false},
+		{"72", "72!", true},
+		{"Au", "AU", true}, // case
+		{"OK", "ok", true},
+		{"OK", "OK!", true},
+		{"OK", "Okay", false},
+		{"fox", "Fox.", true},
 		{"Paris", "<think>Lyon? no</think>Paris", true}, // inline thinking ignored
 		{"Paris", "<THINK>hmm</THINK>\n\nParis.", true}, // any case
 		{"Paris", "<think>Paris</think>Lyon", false},    // the thinking is not the answer
