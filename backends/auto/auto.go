@@ -12,18 +12,19 @@ import (
 	"github.com/pin-client/pin-client/internal/config"
 )
 
-// New returns the adapter for apiMode at uri. A mode other than "openai" means Ollama,
-// as in the original daemon (config validation refuses unknown modes before this).
-func New(apiMode, uri string, log *slog.Logger) backends.Backend {
-	if apiMode == backends.ModeOpenAI {
-		return openai.New(uri, openai.Options{Logger: log})
+// New returns the adapter for a node: apiMode "openai" gets the OpenAI-compatible
+// adapter (with the node's apiKey, if any); anything else Ollama, as in the original
+// daemon (config validation refuses unknown modes before this).
+func New(n config.Node, log *slog.Logger) backends.Backend {
+	if n.APIMode == backends.ModeOpenAI {
+		return openai.New(n.InferenceURI, openai.Options{Logger: log, APIKey: n.APIKey})
 	}
-	return ollama.New(uri, ollama.Options{Logger: log})
+	return ollama.New(n.InferenceURI, ollama.Options{Logger: log})
 }
 
 // Backend is core.Options.NewBackend for real adapters.
 func Backend(log *slog.Logger) func(config.Node) backends.Backend {
-	return func(n config.Node) backends.Backend { return New(n.APIMode, n.InferenceURI, log) }
+	return func(n config.Node) backends.Backend { return New(n, log) }
 }
 
 // Speaker is core.Options.NewSpeaker: TTS servers speak the OpenAI speech API.

@@ -69,6 +69,9 @@ type Node struct {
 	InterviewModel         string   `json:"interviewModel,omitempty"`
 	TTSURI                 string   `json:"ttsUri,omitempty"`
 	TTSModels              []string `json:"ttsModels,omitempty"`
+	// APIKey is an optional bearer token for an OpenAI-compatible server that requires
+	// one (LM Studio with authentication on, vLLM --api-key, Jan). New in 3.0; never logged.
+	APIKey string `json:"apiKey,omitempty"`
 }
 
 // Price is the node's price per 1K tokens with the default applied.
