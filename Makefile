@@ -73,11 +73,18 @@ cross: ## pin-clientd for linux/darwin/windows x amd64/arm64 into dist/
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GOBUILD) -o $(DIST)/pin-clientd-$$os-$$arch$$ext ./cmd/pin-clientd; \
 	done
 
-package: ## the desktop app as a Linux package (dist/pin-client.tar.xz) with the pinned fyne tool
-	@mkdir -p $(DIST)
+# fyne package reads FyneApp.toml (name, id, icon, .desktop fields) and builds the root
+# package itself; it takes -ldflags from GOFLAGS, and afterwards rewrites FyneApp.toml
+# (Build+1, comments dropped), so the file is restored. Output: "dist/PIN Client.tar.xz".
+package: ## the desktop app as a Linux package (dist/*.tar.xz) with the pinned fyne tool
+	@mkdir -p $(DIST) $(BIN)
 	GOBIN=$(CURDIR)/$(BIN) $(GO) install $(FYNE_TOOL)
-	$(BIN)/fyne package -os linux --release --app-version $(BASE_VERSION)
-	mv -f *.tar.xz $(DIST)/
+	cp FyneApp.toml $(BIN)/FyneApp.toml.orig
+	GOFLAGS='-ldflags=-X=github.com/pin-client/pin-client/internal/version.Version=$(VERSION)' \
+		$(BIN)/fyne package -os linux --release --app-version $(BASE_VERSION); \
+		rc=$$?; cp $(BIN)/FyneApp.toml.orig FyneApp.toml; exit $$rc
+	mv -f ./*.tar.xz $(DIST)/
+	@ls -l $(DIST)/*.tar.xz
 
 screenshots: ## GUI screenshots (scripts/screenshots.sh)
 	./scripts/screenshots.sh
