@@ -96,7 +96,7 @@ func Entry(argv []string) string {
 		"Name=PIN Client\n" +
 		"Comment=Serve local LLMs on the PIN network (starts hidden in the tray)\n" +
 		"Exec=" + strings.Join(quoted, " ") + "\n" +
-		"Icon=pin-client\n" +
+		"Icon=net.aiassist.pinclient\n" + // the icon `fyne package` installs (FyneApp.toml ID)
 		"Terminal=false\n" +
 		"X-GNOME-Autostart-enabled=true\n"
 }
