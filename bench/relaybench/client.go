@@ -19,10 +19,14 @@ import (
 // streamResult is one consumer stream as the client saw it. Times are durations since
 // the harness epoch.
 type streamResult struct {
+	ID                string
 	Start, First, End int64 // request sent, first content byte parsed, [DONE] parsed
 	Tokens            int   // content bytes / len(tokenText)
 	BackendIn         int64 // fake parsed the request (0 if unknown)
 	BackendFirst      int64 // fake wrote the first token (0 if unknown)
+	// Relayed streams, from the gateway's records (see annotate; 0 if unknown).
+	GatewayOut   int64 // gateway sent the INFERENCE_REQUEST
+	GatewayFirst int64 // gateway received the first INFERENCE_CHUNK
 }
 
 func (r streamResult) ttft() time.Duration { return time.Duration(r.First - r.Start) }
@@ -69,7 +73,7 @@ func (t *target) stream(ctx context.Context, reg *registry, n int) (streamResult
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
-	res := streamResult{Start: since()}
+	res := streamResult{ID: id, Start: since()}
 	resp, err := t.hc.Do(req)
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", t.name, err)

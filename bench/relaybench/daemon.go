@@ -70,8 +70,9 @@ type daemon struct {
 }
 
 // startDaemon runs bin -c cfgPath -n threads with the secret in PIN_API_SECRET and HOME
-// in dir (so nothing outside dir is read or written). stderr goes to logPath.
-func startDaemon(bin, dir, cfgPath, secret string, threads int, logPath string) (*daemon, error) {
+// in dir (so nothing outside dir is read or written), plus env (KEY=VALUE). stderr goes
+// to logPath.
+func startDaemon(bin, dir, cfgPath, secret string, threads int, env []string, logPath string) (*daemon, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -80,6 +81,7 @@ func startDaemon(bin, dir, cfgPath, secret string, threads int, logPath string) 
 	cmd.Dir = dir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "XDG_CONFIG_HOME=" + dir,
 		"PIN_API_SECRET=" + secret}
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	d := &daemon{cmd: cmd, exited: make(chan struct{}), logPath: logPath}
 	d.started = time.Now()
@@ -224,4 +226,18 @@ func (s *rssSampler) stop() int64 {
 	close(s.stopCh)
 	<-s.done
 	return s.max
+}
+
+// perfRecord attaches `perf record -g` to pid, writing out; stop ends the recording.
+func perfRecord(pid int, out string) (stop func(), err error) {
+	cmd := exec.Command("perf", "record", "-q", "-F", "999", "-g", "-p", strconv.Itoa(pid), "-o", out)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("perf record: %w", err)
+	}
+	time.Sleep(300 * time.Millisecond) // let it attach before the phase starts
+	return func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		_ = cmd.Wait()
+	}, nil
 }

@@ -45,6 +45,7 @@ type fakeBackend struct {
 	inFlight atomic.Int64
 	maxIn    atomic.Int64
 	streams  atomic.Int64
+	conns    atomic.Int64 // TCP connections accepted
 	reg      *registry
 
 	srv  *http.Server
@@ -99,7 +100,12 @@ func startFake(log *slog.Logger, reg *registry) (*fakeBackend, error) {
 	f := &fakeBackend{URL: "http://" + ln.Addr().String(), reg: reg, done: make(chan struct{})}
 	f.pace.Store(&pace{})
 	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				f.conns.Add(1)
+			}
+		}}
 	go func() {
 		defer close(f.done)
 		if err := f.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -30,6 +30,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -59,7 +60,8 @@ type plan struct {
 	TTFT         time.Duration `json:"ttft_ns"`        // fake time to first token (P1, P3 paced, P4)
 	TokenDelay   time.Duration `json:"token_delay_ns"` // 50 tok/s
 	P1Tokens     int           `json:"p1_tokens"`      // per P1 stream
-	P1Duration   time.Duration `json:"p1_duration_ns"`
+	P1Duration   time.Duration `json:"p1_duration_ns"` // per path, split in P1Rounds alternating windows
+	P1Rounds     int           `json:"p1_rounds"`
 	PacedTokens  int           `json:"paced_tokens"` // per P3 paced stream
 	FullTokens   int           `json:"full_tokens"`  // per P3 full-speed stream
 	P4Streams    int           `json:"p4_streams"`
@@ -72,10 +74,10 @@ type plan struct {
 
 var (
 	fullPlan = plan{Streams: 64, TTFT: 20 * time.Millisecond, TokenDelay: 20 * time.Millisecond,
-		P1Tokens: 10, P1Duration: 6 * time.Second, PacedTokens: 150, FullTokens: 1000,
+		P1Tokens: 10, P1Duration: 6 * time.Second, P1Rounds: 3, PacedTokens: 150, FullTokens: 1000,
 		P4Streams: 256, P4Tokens: 100, P5Runs: 5, IdleSettle: 2 * time.Second, Threads: 256, NodeCapacity: 256}
 	quickPlan = plan{Streams: 64, TTFT: 20 * time.Millisecond, TokenDelay: 20 * time.Millisecond,
-		P1Tokens: 5, P1Duration: 1500 * time.Millisecond, PacedTokens: 25, FullTokens: 100,
+		P1Tokens: 5, P1Duration: 1500 * time.Millisecond, P1Rounds: 1, PacedTokens: 25, FullTokens: 100,
 		P4Streams: 256, P4Tokens: 25, P5Runs: 1, IdleSettle: 500 * time.Millisecond, Threads: 256, NodeCapacity: 256}
 )
 
@@ -97,6 +99,7 @@ type Report struct {
 	Machine    Machine                  `json:"machine"`
 	Backend    string                   `json:"backend"`
 	Plan       plan                     `json:"plan"`
+	DaemonEnv  []string                 `json:"daemon_env,omitempty"`
 	Transports map[string]*TransportRun `json:"transports"`
 	Checks     []Check                  `json:"checks"`
 	AllPass    bool                     `json:"all_pass"`
@@ -135,14 +138,36 @@ type P1 struct {
 	RelayedP99Ms   float64 `json:"relayed_p99_ms"`
 	AddedP50Ms     float64 `json:"added_p50_ms"`
 	AddedP99Ms     float64 `json:"added_p99_ms"`
-	// The added time split by the fake's own timestamps: request leg (consumer send →
-	// backend has the request) and response leg (backend wrote the first token →
-	// consumer parsed it), relayed minus direct, at p50 and p99.
-	AddedRequestLegP50Ms  float64 `json:"added_request_leg_p50_ms"`
-	AddedRequestLegP99Ms  float64 `json:"added_request_leg_p99_ms"`
-	AddedResponseLegP50Ms float64 `json:"added_response_leg_p50_ms"`
-	AddedResponseLegP99Ms float64 `json:"added_response_leg_p99_ms"`
+	// Where the first token's time goes, p50 and p99 of each leg (streams with every
+	// timestamp known). Direct: consumer → backend has the request; backend wrote the
+	// first token → consumer parsed it. Relayed: consumer → gateway sent the job;
+	// gateway → backend has the request (inside pin-clientd, plus one loopback hop);
+	// backend wrote the token → gateway has the chunk (pin-clientd, one hop); gateway →
+	// consumer parsed it.
+	LegSamples int `json:"leg_samples"`
+	// New TCP connections the backend accepted per stream: the consumer's pool is
+	// large, so direct is ~0; relayed shows whether pin-clientd reuses its connections.
+	DirectBackendConnsPerStream  float64 `json:"direct_backend_conns_per_stream"`
+	RelayedBackendConnsPerStream float64 `json:"relayed_backend_conns_per_stream"`
+	DirectRequest                Leg     `json:"direct_request"`
+	DirectResponse               Leg     `json:"direct_response"`
+	RelayedGatewayRequest        Leg     `json:"relayed_gateway_request"`
+	RelayedDaemonRequest         Leg     `json:"relayed_daemon_request"`
+	RelayedDaemonResponse        Leg     `json:"relayed_daemon_response"`
+	RelayedGatewayResponse       Leg     `json:"relayed_gateway_response"`
 }
+
+// Leg is one part of the time to first token.
+type Leg struct {
+	P50Ms float64 `json:"p50_ms"`
+	P99Ms float64 `json:"p99_ms"`
+}
+
+func leg(ds []time.Duration) Leg {
+	return Leg{P50Ms: ms(percentile(ds, 0.5)), P99Ms: ms(percentile(ds, 0.99))}
+}
+
+func (l Leg) String() string { return fmt.Sprintf("%.2f / %.2f", l.P50Ms, l.P99Ms) }
 
 // P2 is the daemon's CPU time per relayed token (utime+stime of its process).
 type P2 struct {
@@ -152,6 +177,12 @@ type P2 struct {
 	FullTokens      int     `json:"full_tokens"`
 	FullCPUMs       float64 `json:"full_cpu_ms"`
 	FullUsPerToken  float64 `json:"full_us_per_token"`
+	// For scale, the harness process's own CPU per token (fake backend + consumers, and
+	// in relayed runs also the local gateway): a direct stream at 50 tok/s is the floor
+	// of relaying one token (one write by the fake, one read by the consumer).
+	HarnessDirectPacedUsPerToken float64 `json:"harness_direct_paced_us_per_token"`
+	HarnessDirectFullUsPerToken  float64 `json:"harness_direct_full_us_per_token"`
+	HarnessRelayedFullUsPerToken float64 `json:"harness_relayed_full_us_per_token"`
 }
 
 // P3 is aggregate consumer token throughput (tokens from first send to last [DONE]).
@@ -199,6 +230,25 @@ type options struct {
 	failOnMiss bool
 	keep       bool
 	verbose    bool
+	perfDir    string
+	env        envList
+}
+
+// envList is a repeatable KEY=VALUE flag.
+type envList []string
+
+func (e *envList) String() string { return strings.Join(*e, " ") }
+
+func (e *envList) Set(v string) error {
+	k, _, ok := strings.Cut(v, "=")
+	if !ok || k == "" || strings.ContainsAny(k, " \t") {
+		return fmt.Errorf("%q is not KEY=VALUE (e.g. GOMAXPROCS=1)", v)
+	}
+	if k == "PIN_API_SECRET" || k == "HOME" {
+		return fmt.Errorf("%s is set by the harness", k)
+	}
+	*e = append(*e, v)
+	return nil
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -212,6 +262,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.failOnMiss, "fail-on-miss", false, "exit 1 when a target is missed")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (daemon logs, configs) and print its path")
 	fs.BoolVar(&o.verbose, "v", false, "log progress to stderr")
+	fs.Var(&o.env, "daemon-env", "extra KEY=VALUE in the daemon's environment, repeatable (e.g. GOMAXPROCS=1, GODEBUG=…); the report records it")
+	fs.StringVar(&o.perfDir, "perf", "", "record the daemon with `perf record -g` during the relayed P3 phases into this directory (diagnosis)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -262,7 +314,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	rep := &Report{Time: time.Now().UTC(), Quick: o.quick, Machine: machine(), Plan: p,
+	rep := &Report{Time: time.Now().UTC(), Quick: o.quick, Machine: machine(), Plan: p, DaemonEnv: o.env,
 		Backend:    "relaybench fake OpenAI-compatible server (SSE, vLLM-shaped frames), in the harness process",
 		Transports: map[string]*TransportRun{}}
 	reg := newRegistry()
@@ -274,7 +326,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	direct := newTarget("direct", fake.URL)
 	defer direct.close()
 
-	b := &bench{log: log, plan: p, bin: bin, work: work, fake: fake, reg: reg, direct: direct}
+	if o.perfDir != "" {
+		if _, err := exec.LookPath("perf"); err != nil {
+			return fmt.Errorf("-perf: %w (install linux-perf / linux-tools)", err)
+		}
+		if err := os.MkdirAll(o.perfDir, 0o755); err != nil {
+			return fmt.Errorf("-perf: %w", err)
+		}
+	}
+	b := &bench{log: log, plan: p, bin: bin, work: work, fake: fake, reg: reg, direct: direct, perfDir: o.perfDir, env: o.env}
 	for _, t := range o.transports {
 		tr, err := b.transport(ctx, t)
 		if err != nil {
@@ -307,6 +367,9 @@ type bench struct {
 	fake   *fakeBackend
 	reg    *registry
 	direct *target
+	// perfDir, if set, gets a perf recording of the daemon per measured phase.
+	perfDir string
+	env     []string // extra daemon environment (-daemon-env)
 }
 
 const clientID = "op_relaybench"
@@ -317,7 +380,7 @@ func (b *bench) gateway() (*pintest.Gateway, string, error) {
 	_, _ = rand.Read(buf)
 	secret := "pin_sk_bench_" + hex.EncodeToString(buf)
 	gw, err := pintest.Listen("127.0.0.1:0", pintest.Options{ClientID: clientID, Secret: secret,
-		QueueTimeout: 30 * time.Second, MaxFrames: 1000})
+		QueueTimeout: 30 * time.Second, MaxFrames: 100000}) // annotate reads a P1 window's records
 	if err != nil {
 		return nil, "", err
 	}
@@ -335,7 +398,7 @@ func (b *bench) launch(ctx context.Context, gw *pintest.Gateway, secret, transpo
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 		return nil, 0, err
 	}
-	d, err := startDaemon(b.bin, b.work, cfgPath, secret, b.plan.Threads, filepath.Join(b.work, name+".log"))
+	d, err := startDaemon(b.bin, b.work, cfgPath, secret, b.plan.Threads, b.env, filepath.Join(b.work, name+".log"))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -397,29 +460,72 @@ func (b *bench) transport(ctx context.Context, transport string) (*TransportRun,
 		}
 	}
 
-	// P1: closed loop, streams in flight at all times.
+	// P1: closed loop, streams in flight at all times. Direct and relayed windows
+	// alternate (D R, R D, …) so that load from elsewhere on the machine hits both alike.
 	log.Info("P1 time to first token", "streams", p.Streams, "seconds", p.P1Duration.Seconds())
 	b.fake.setPace(pace{TTFT: p.TTFT, TokenDelay: p.TokenDelay})
 	period := p.TTFT + time.Duration(p.P1Tokens-1)*p.TokenDelay
-	dr, err := runClosedLoop(ctx, b.direct, b.reg, p.Streams, p.P1Tokens, period, p.P1Duration)
+	var dr, rr []streamResult
+	var dconns, rconns int64
+	window := p.P1Duration / time.Duration(p.P1Rounds)
+	stopPerf, err := b.perf(d, transport+"-p1")
 	if err != nil {
-		return nil, fmt.Errorf("P1 direct: %w", err)
+		return nil, err
 	}
-	rr, err := runClosedLoop(ctx, relayed, b.reg, p.Streams, p.P1Tokens, period, p.P1Duration)
-	if err != nil {
-		return nil, fmt.Errorf("P1 relayed: %w", err)
+	for round := range p.P1Rounds {
+		order := []*target{b.direct, relayed}
+		if round%2 == 1 {
+			order = []*target{relayed, b.direct}
+		}
+		for _, t := range order {
+			conns := b.fake.conns.Load()
+			rs, err := runClosedLoop(ctx, t, b.reg, p.Streams, p.P1Tokens, period, window)
+			if err != nil {
+				return nil, fmt.Errorf("P1 %s: %w", t.name, err)
+			}
+			conns = b.fake.conns.Load() - conns
+			if t == b.direct {
+				dconns += conns
+				dr = append(dr, rs...)
+			} else {
+				rconns += conns
+				annotate(gw, rs)
+				rr = append(rr, rs...)
+			}
+		}
 	}
+	stopPerf()
 	out.P1 = p1(dr, rr)
+	out.P1.DirectBackendConnsPerStream = float64(dconns) / float64(max(1, len(dr)))
+	out.P1.RelayedBackendConnsPerStream = float64(rconns) / float64(max(1, len(rr)))
 
-	// P3 paced (and P2 paced): 64 streams at 50 tok/s.
+	// P3 paced (and P2 paced): first direct alone (the harness's cost of a token, for
+	// scale), then 64 streams at 50 tok/s direct and 64 relayed at the same time, so both
+	// see the same machine.
 	log.Info("P3 paced throughput", "streams", p.Streams, "tokens", p.PacedTokens)
-	dr, err = runConcurrent(ctx, b.direct, b.reg, p.Streams, p.PacedTokens)
+	var hcpu time.Duration
+	hcpu, err = selfCPU(func() error {
+		var e error
+		dr, e = runConcurrent(ctx, b.direct, b.reg, p.Streams, p.PacedTokens)
+		return e
+	})
 	if err != nil {
-		return nil, fmt.Errorf("P3 paced direct: %w", err)
+		return nil, fmt.Errorf("P3 paced direct alone: %w", err)
 	}
-	rr, cpu, err := b.measured(ctx, d, relayed, p.Streams, p.PacedTokens)
+	out.P2.HarnessDirectPacedUsPerToken = perToken(hcpu, dr)
+	var derr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		dr, derr = runConcurrent(ctx, b.direct, b.reg, p.Streams, p.PacedTokens)
+	}()
+	rr, cpu, err := b.measured(ctx, d, relayed, p.Streams, p.PacedTokens, transport+"-paced")
+	<-done
 	if err != nil {
 		return nil, fmt.Errorf("P3 paced relayed: %w", err)
+	}
+	if derr != nil {
+		return nil, fmt.Errorf("P3 paced direct: %w", derr)
 	}
 	_, out.P3.PacedDirectTokS = throughput(dr)
 	out.P2.PacedTokens, out.P3.PacedRelayedTokS = throughput(rr)
@@ -430,14 +536,24 @@ func (b *bench) transport(ctx context.Context, transport string) (*TransportRun,
 	// P3 full speed (and P2 full speed).
 	log.Info("P3 full-speed throughput", "streams", p.Streams, "tokens", p.FullTokens)
 	b.fake.setPace(pace{})
-	dr, err = runConcurrent(ctx, b.direct, b.reg, p.Streams, p.FullTokens)
+	hcpu, err = selfCPU(func() error {
+		var e error
+		dr, e = runConcurrent(ctx, b.direct, b.reg, p.Streams, p.FullTokens)
+		return e
+	})
 	if err != nil {
 		return nil, fmt.Errorf("P3 full direct: %w", err)
 	}
-	rr, cpu, err = b.measured(ctx, d, relayed, p.Streams, p.FullTokens)
+	out.P2.HarnessDirectFullUsPerToken = perToken(hcpu, dr)
+	hcpu, err = selfCPU(func() error {
+		var e error
+		rr, cpu, e = b.measured(ctx, d, relayed, p.Streams, p.FullTokens, transport+"-full")
+		return e
+	})
 	if err != nil {
 		return nil, fmt.Errorf("P3 full relayed: %w", err)
 	}
+	out.P2.HarnessRelayedFullUsPerToken = perToken(hcpu, rr)
 	_, out.P3.FullDirectTokS = throughput(dr)
 	out.P2.FullTokens, out.P3.FullRelayedTokS = throughput(rr)
 	out.P3.FullRatio = out.P3.FullRelayedTokS / out.P3.FullDirectTokS
@@ -491,9 +607,47 @@ func (b *bench) transport(ctx context.Context, transport string) (*TransportRun,
 	return out, nil
 }
 
+// selfCPU runs f and returns the CPU time this process used meanwhile.
+func selfCPU(f func() error) (time.Duration, error) {
+	before, err := procCPU(os.Getpid())
+	if err != nil {
+		return 0, err
+	}
+	if err := f(); err != nil {
+		return 0, err
+	}
+	after, err := procCPU(os.Getpid())
+	if err != nil {
+		return 0, err
+	}
+	return after - before, nil
+}
+
+// perToken is cpu in µs per token received by rs.
+func perToken(cpu time.Duration, rs []streamResult) float64 {
+	n, _ := throughput(rs)
+	if n == 0 {
+		return 0
+	}
+	return float64(cpu.Nanoseconds()) / 1e3 / float64(n)
+}
+
+// perf starts a perf recording of the daemon for phase when -perf is set.
+func (b *bench) perf(d *daemon, phase string) (stop func(), err error) {
+	if b.perfDir == "" {
+		return func() {}, nil
+	}
+	return perfRecord(d.pid(), filepath.Join(b.perfDir, phase+".perf.data"))
+}
+
 // measured runs concurrent relayed streams and returns the daemon's CPU time used
 // meanwhile.
-func (b *bench) measured(ctx context.Context, d *daemon, t *target, streams, n int) ([]streamResult, time.Duration, error) {
+func (b *bench) measured(ctx context.Context, d *daemon, t *target, streams, n int, phase string) ([]streamResult, time.Duration, error) {
+	stop, err := b.perf(d, phase)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer stop()
 	before, err := procCPU(d.pid())
 	if err != nil {
 		return nil, 0, err
@@ -517,11 +671,11 @@ func p1(direct, relayed []streamResult) P1 {
 	out.AddedP50Ms = out.RelayedP50Ms - out.DirectP50Ms
 	out.AddedP99Ms = out.RelayedP99Ms - out.DirectP99Ms
 	dq, dp := legs(direct)
-	rq, rp := legs(relayed)
-	out.AddedRequestLegP50Ms = ms(percentile(rq, 0.5) - percentile(dq, 0.5))
-	out.AddedRequestLegP99Ms = ms(percentile(rq, 0.99) - percentile(dq, 0.99))
-	out.AddedResponseLegP50Ms = ms(percentile(rp, 0.5) - percentile(dp, 0.5))
-	out.AddedResponseLegP99Ms = ms(percentile(rp, 0.99) - percentile(dp, 0.99))
+	out.DirectRequest, out.DirectResponse = leg(dq), leg(dp)
+	gq, rq, rp, gp := relayLegs(relayed)
+	out.LegSamples = len(rq)
+	out.RelayedGatewayRequest, out.RelayedDaemonRequest = leg(gq), leg(rq)
+	out.RelayedDaemonResponse, out.RelayedGatewayResponse = leg(rp), leg(gp)
 	return out
 }
 
@@ -580,17 +734,38 @@ func printTable(w io.Writer, rep *Report, order []string) {
 	row("   TTFT relayed p50 / p99 (ms)", "", func(r *TransportRun) (string, bool, bool) {
 		return fmt.Sprintf("%.2f / %.2f", r.P1.RelayedP50Ms, r.P1.RelayedP99Ms), false, false
 	})
-	row("   added request leg p50 / p99 (ms)", "", func(r *TransportRun) (string, bool, bool) {
-		return fmt.Sprintf("%.2f / %.2f", r.P1.AddedRequestLegP50Ms, r.P1.AddedRequestLegP99Ms), false, false
+	row("   direct, consumer → backend (ms)", "p50 / p99", func(r *TransportRun) (string, bool, bool) {
+		return r.P1.DirectRequest.String(), false, false
 	})
-	row("   added response leg p50 / p99 (ms)", "", func(r *TransportRun) (string, bool, bool) {
-		return fmt.Sprintf("%.2f / %.2f", r.P1.AddedResponseLegP50Ms, r.P1.AddedResponseLegP99Ms), false, false
+	row("   direct, backend → consumer (ms)", "p50 / p99", func(r *TransportRun) (string, bool, bool) {
+		return r.P1.DirectResponse.String(), false, false
+	})
+	row("   relayed, consumer → gateway out (ms)", "p50 / p99", func(r *TransportRun) (string, bool, bool) {
+		return r.P1.RelayedGatewayRequest.String(), false, false
+	})
+	row("   relayed, gateway → backend: daemon (ms)", "p50 / p99", func(r *TransportRun) (string, bool, bool) {
+		return r.P1.RelayedDaemonRequest.String(), false, false
+	})
+	row("   relayed, backend → gateway: daemon (ms)", "p50 / p99", func(r *TransportRun) (string, bool, bool) {
+		return r.P1.RelayedDaemonResponse.String(), false, false
+	})
+	row("   relayed, gateway in → consumer (ms)", "p50 / p99", func(r *TransportRun) (string, bool, bool) {
+		return r.P1.RelayedGatewayResponse.String(), false, false
+	})
+	row("   new backend connections per stream", "direct / relayed", func(r *TransportRun) (string, bool, bool) {
+		return fmt.Sprintf("%.2f / %.2f", r.P1.DirectBackendConnsPerStream, r.P1.RelayedBackendConnsPerStream), false, false
 	})
 	row("P2 daemon CPU/token, 50 tok/s (µs)", fmt.Sprintf("≤ %g", targetP2), func(r *TransportRun) (string, bool, bool) {
 		return fmt.Sprintf("%.2f", r.P2.PacedUsPerToken), true, r.P2.PacedUsPerToken <= targetP2
 	})
 	row("   daemon CPU/token, full speed (µs)", "", func(r *TransportRun) (string, bool, bool) {
 		return fmt.Sprintf("%.2f", r.P2.FullUsPerToken), false, false
+	})
+	row("   harness CPU/token: direct 50 tok/s (µs)", "", func(r *TransportRun) (string, bool, bool) {
+		return fmt.Sprintf("%.2f", r.P2.HarnessDirectPacedUsPerToken), false, false
+	})
+	row("   harness CPU/token full: direct / relayed", "", func(r *TransportRun) (string, bool, bool) {
+		return fmt.Sprintf("%.1f / %.1f", r.P2.HarnessDirectFullUsPerToken, r.P2.HarnessRelayedFullUsPerToken), false, false
 	})
 	row("P3 relayed ÷ direct, 50 tok/s", fmt.Sprintf("≥ %g", targetP3), func(r *TransportRun) (string, bool, bool) {
 		return fmt.Sprintf("%.4f", r.P3.PacedRatio), true, r.P3.PacedRatio >= targetP3
