@@ -11,7 +11,6 @@ package core
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -126,14 +125,6 @@ func (n *node) hasModel(m string) bool {
 	return false
 }
 
-// ThreadsError checks -n.
-func ThreadsError(n int) error {
-	if n < 1 {
-		return fmt.Errorf("-n/--threads: %d is not allowed; use 1 or more (match OLLAMA_NUM_PARALLEL)", n)
-	}
-	return nil
-}
-
 // New checks opts and builds an engine. It does not connect; Run does.
 func New(opts Options) (*Engine, error) {
 	if opts.Config == nil || len(opts.Config.Nodes) == 0 {
@@ -142,7 +133,7 @@ func New(opts Options) (*Engine, error) {
 	if opts.Threads == 0 {
 		opts.Threads = 1
 	}
-	if err := ThreadsError(opts.Threads); err != nil {
+	if err := config.ValidateThreads(opts.Threads); err != nil {
 		return nil, err
 	}
 	if opts.NewBackend == nil {
