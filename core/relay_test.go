@@ -370,3 +370,55 @@ func TestRelayShutdownDrainsInflight(t *testing.T) {
 		}
 	})
 }
+
+func TestRelayLimitsAndQueueBound(t *testing.T) {
+	forBoth(t, func(t *testing.T, tr string) {
+		r := startRelay(t, tr, func(c *config.Config, o *core.Options) {
+			o.Threads, o.QueueSize = 2, 1
+			c.Nodes[0].Capacity = 1 // gpu-ollama: one at a time
+		})
+		ctx := tctx(t)
+		if _, err := r.gw.WaitNodes(ctx, 3); err != nil {
+			t.Fatal(err)
+		}
+		hold := make(chan struct{})
+		for _, f := range []*backendtest.Fake{r.ollama, r.vllm} {
+			s := backendtest.Answer("ok")
+			s.Hold = hold
+			f.SetScript(s)
+		}
+		send := func(model string) *pintest.Job {
+			j, err := r.gw.Infer(ctx, protocol.InferencePayload{Model: model, Messages: hi})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return j
+		}
+		a := send("llama3:8b") // runs on gpu-ollama
+		if err := waitStatus(ctx, r.eng, func(st core.Status) bool { return st.InFlight == 1 }); err != nil {
+			t.Fatal(err)
+		}
+		b := send("llama3:8b") // waits: gpu-ollama's capacity is 1 (the global -n 2 would allow it)
+		m := send("mistral:7b") // runs on gpu-vllm: the second global slot
+		if err := waitStatus(ctx, r.eng, func(st core.Status) bool { return st.InFlight == 2 && st.Queued == 1 }); err != nil {
+			t.Fatal(err)
+		}
+		busy := send("mistral:7b") // 2 running + 1 waiting = the bound: answered at once
+		res, err := busy.Wait(ctx)
+		if err != nil || res.OK() || !strings.Contains(res.Err, "operator busy") {
+			t.Fatalf("over the bound: %+v %v", res, err)
+		}
+		if n := r.ollama.MaxInFlight(); n != 1 {
+			t.Fatalf("gpu-ollama ran %d at once with capacity 1", n)
+		}
+		close(hold)
+		for _, j := range []*pintest.Job{a, b, m} {
+			if res, err := j.Wait(ctx); err != nil || !res.OK() {
+				t.Fatalf("job %s: %+v %v", j.ID, res, err)
+			}
+			if n := r.gw.Terminals(j.ID); n != 1 {
+				t.Fatalf("job %s answered %d times", j.ID, n)
+			}
+		}
+	})
+}
