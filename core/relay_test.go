@@ -398,7 +398,7 @@ func TestRelayLimitsAndQueueBound(t *testing.T) {
 		if err := waitStatus(ctx, r.eng, func(st core.Status) bool { return st.InFlight == 1 }); err != nil {
 			t.Fatal(err)
 		}
-		b := send("llama3:8b") // waits: gpu-ollama's capacity is 1 (the global -n 2 would allow it)
+		b := send("llama3:8b")  // waits: gpu-ollama's capacity is 1 (the global -n 2 would allow it)
 		m := send("mistral:7b") // runs on gpu-vllm: the second global slot
 		if err := waitStatus(ctx, r.eng, func(st core.Status) bool { return st.InFlight == 2 && st.Queued == 1 }); err != nil {
 			t.Fatal(err)
