@@ -362,7 +362,7 @@ func (u *UI) render() {
 	}
 	u.menu, u.icon, u.iconSet = menu, sum.Icon, true
 	u.win.SetTitle("PIN Client — " + sum.Title)
-	u.dash.update(u.last, sum, now)
+	u.dash.update(u.last, sum, menu)
 	u.scheduleTick(now)
 }
 

@@ -1,8 +1,6 @@
 package app
 
 import (
-	"time"
-
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
@@ -83,8 +81,9 @@ func newDashboard(u *UI) *dashboard {
 	return d
 }
 
-// update shows snapshot s, summarised as sum at time now. UI thread.
-func (d *dashboard) update(s core.Status, sum present.Summary, now time.Time) {
+// update shows snapshot s, summarised as sum, with menu the tray menu built from it.
+// UI thread.
+func (d *dashboard) update(s core.Status, sum present.Summary, menu []present.MenuItem) {
 	d.title.SetText(sum.Title)
 	d.reason.SetText(sum.Reason)
 	if sum.Reason == "" {
@@ -109,7 +108,7 @@ func (d *dashboard) update(s core.Status, sum present.Summary, now time.Time) {
 	}
 
 	// The buttons mirror the tray's toggle and reconnect items.
-	for _, it := range present.Menu(s, d.u.menuEnv(), now) {
+	for _, it := range menu {
 		switch it.Item {
 		case present.ItemToggle:
 			d.toggle.SetText(it.Label)
