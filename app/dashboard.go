@@ -108,18 +108,15 @@ func (d *dashboard) update(s core.Status, sum present.Summary, menu []present.Me
 	}
 
 	// The buttons mirror the tray's toggle and reconnect items.
+	d.reconnect.Hide()
 	for _, it := range menu {
 		switch it.Item {
 		case present.ItemToggle:
 			d.toggle.SetText(it.Label)
 			setEnabled(d.toggle, it.Enabled)
+		case present.ItemReconnect:
+			d.reconnect.Show()
 		}
-	}
-	switch s.State {
-	case core.StateReconnecting, core.StateAuthRejected, core.StateInterviewFailed:
-		d.reconnect.Show()
-	default:
-		d.reconnect.Hide()
 	}
 
 	rows := present.Nodes(s)
