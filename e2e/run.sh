@@ -69,8 +69,7 @@ cleanup() {
   local pid
   for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && stop "$pid" 5 >/dev/null 2>&1 || true; done
   if [ -n "$OLLAMA_STARTED" ] && [ "${E2E_KEEP_OLLAMA:-}" != 1 ]; then
-    pid=$(cat "$E2E_WORK/ollama.pid" 2>/dev/null || true)
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+    stop "$OLLAMA_STARTED" 10 >/dev/null 2>&1 || true
   fi
   rm -rf "$RUN"
 }
@@ -83,9 +82,18 @@ free_port() {
 
 # ---------------------------------------------------------------- 1. real Ollama
 t0=$(date +%s)
-pid=$(cat "$E2E_WORK/ollama.pid" 2>/dev/null || true)
-if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then OLLAMA_STARTED=1; fi
-if WORK=$E2E_WORK PORT=$OLLAMA_PORT ./e2e/ollama.sh; then
+ollama_pid() {
+  local p
+  p=$(cat "$E2E_WORK/ollama.pid" 2>/dev/null || true)
+  if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then echo "$p"; fi
+}
+before=$(ollama_pid)
+ollama_ok=
+WORK=$E2E_WORK PORT=$OLLAMA_PORT ./e2e/ollama.sh && ollama_ok=1
+# A server that was not there before is ours to stop on exit.
+after=$(ollama_pid)
+if [ -n "$after" ] && [ "$after" != "$before" ]; then OLLAMA_STARTED=$after; fi
+if [ -n "$ollama_ok" ]; then
   pass "ollama: built and serving tiny + tiny-tools on $OLLAMA_URL ($(( $(date +%s) - t0 ))s)"
 else
   fail "ollama: could not build or serve (see above)"
