@@ -123,43 +123,59 @@ func (s *session) send(m protocol.Message) {
 	}
 }
 
-func (s *session) startInference(m *protocol.InferenceRequest) {
-	e := s.e
-	num := e.requests.Add(1)
-	if m.RequestID == "" {
-		s.log.Warn("INFERENCE_REQUEST without request_id cannot be answered; ignored", "tag", "inference")
+// intake counts a job and builds the function that answers it with an error. ok is false
+// for a job without a request_id: there is nothing to answer it with.
+func (s *session) intake(kind, id string, answer func(id, text string) protocol.Message) (num uint64, fail func(error), ok bool) {
+	num = s.e.requests.Add(1)
+	if id == "" {
+		s.log.Warn("job without request_id cannot be answered; ignored", "tag", "inference", "kind", kind)
+		return num, nil, false
+	}
+	return num, func(err error) {
+		s.log.Warn("job refused", "tag", "inference", "kind", kind, "n", num, "request_id", id, "err", err)
+		s.send(answer(id, s.wireError(err, 0)))
+	}, true
+}
+
+// launch admits a job (not while draining; within the queue bound) and runs it on its
+// own goroutine, or answers it with fail.
+func (s *session) launch(id string, n *node, timeout time.Duration, fail func(error), run func(*job)) {
+	if s.draining.Load() {
+		fail(errDraining)
 		return
 	}
-	fail := func(err error) {
-		s.log.Warn("inference refused", "tag", "inference", "n", num, "request_id", m.RequestID, "err", err)
-		s.send(&protocol.InferenceError{RequestID: m.RequestID, Error: s.wireError(err, 0)})
+	if err := s.e.admit(); err != nil {
+		fail(err)
+		return
+	}
+	j := s.newJob(id, n, timeout)
+	s.jobs.Add(1)
+	go func() {
+		defer s.jobs.Done()
+		defer j.done()
+		run(j)
+	}()
+}
+
+func (s *session) startInference(m *protocol.InferenceRequest) {
+	num, fail, ok := s.intake("inference", m.RequestID, func(id, text string) protocol.Message {
+		return &protocol.InferenceError{RequestID: id, Error: text}
+	})
+	if !ok {
+		return
 	}
 	p, err := parseInference(m.Payload)
 	if err != nil {
 		fail(err)
 		return
 	}
-	if s.draining.Load() {
-		fail(errDraining)
-		return
-	}
-	if err := e.admit(); err != nil {
-		fail(err)
-		return
-	}
-	n := e.route(p.Model)
+	n := s.e.route(p.Model)
 	timeout := chatTimeout
 	if p.Stream {
 		timeout = streamTimeout
 	}
-	j := s.newJob(m.RequestID, n, timeout)
 	s.log.Info("job queued", "tag", "inference", "n", num, "request_id", m.RequestID, "model", p.Model, "node", n.cfg.Alias, "stream", p.Stream)
-	s.jobs.Add(1)
-	go func() {
-		defer s.jobs.Done()
-		defer j.done()
-		j.runInference(num, p)
-	}()
+	s.launch(m.RequestID, n, timeout, fail, func(j *job) { j.runInference(num, p) })
 }
 
 func parseInference(raw json.RawMessage) (*protocol.InferencePayload, error) {
@@ -262,32 +278,20 @@ func (j *job) account(u backends.Usage, err error) {
 // ---- TTS (§9) ----
 
 func (s *session) startTTS(m *protocol.TTSRequest) {
-	e := s.e
-	num := e.requests.Add(1)
-	if m.RequestID == "" {
-		s.log.Warn("TTS_REQUEST without request_id cannot be answered; ignored", "tag", "inference")
+	num, fail, ok := s.intake("tts", m.RequestID, func(id, text string) protocol.Message {
+		return &protocol.TTSError{RequestID: id, Error: text}
+	})
+	if !ok {
 		return
-	}
-	fail := func(err error) {
-		s.log.Warn("tts refused", "tag", "inference", "n", num, "request_id", m.RequestID, "err", err)
-		s.send(&protocol.TTSError{RequestID: m.RequestID, Error: s.wireError(err, 0)})
 	}
 	var p protocol.TTSPayload
 	if len(m.Payload) == 0 || json.Unmarshal(m.Payload, &p) != nil || firstByte(m.Payload) != '{' {
 		fail(errors.New("invalid TTS_REQUEST payload: expected an object with model and input"))
 		return
 	}
-	n := e.routeTTS(p.Model)
+	n := s.e.routeTTS(p.Model)
 	if n == nil {
 		fail(errors.New("no TTS backend configured on this operator"))
-		return
-	}
-	if s.draining.Load() {
-		fail(errDraining)
-		return
-	}
-	if err := e.admit(); err != nil {
-		fail(err)
 		return
 	}
 	if p.Voice == "" {
@@ -296,14 +300,8 @@ func (s *session) startTTS(m *protocol.TTSRequest) {
 	if p.ResponseFormat == "" {
 		p.ResponseFormat = "mp3"
 	}
-	j := s.newJob(m.RequestID, n, ttsTimeout)
 	s.log.Info("tts queued", "tag", "inference", "n", num, "request_id", m.RequestID, "model", p.Model, "node", n.cfg.Alias)
-	s.jobs.Add(1)
-	go func() {
-		defer s.jobs.Done()
-		defer j.done()
-		j.runTTS(num, &p)
-	}()
+	s.launch(m.RequestID, n, ttsTimeout, fail, func(j *job) { j.runTTS(num, &p) })
 }
 
 // routeTTS: a node whose ttsModels lists the model, else the first node with a ttsUri.
