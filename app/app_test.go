@@ -187,8 +187,8 @@ func TestFirstRunToOnlineJobOffline(t *testing.T) {
 	}
 }
 
-// configured writes a valid config and stores its secret, as a previous run would have.
-func configured(t *testing.T, dir string, h *harness) {
+// writeConfig writes a valid config.json into dir, as a previous run's Save would have.
+func writeConfig(t *testing.T, dir string) {
 	t.Helper()
 	p := 0.001
 	cfg := &config.Config{ClientID: "op_saved", Nodes: []config.Node{{
@@ -200,21 +200,26 @@ func configured(t *testing.T, dir string, h *harness) {
 	if err := cfg.Save(filepath.Join(dir, "config.json"), false); err != nil {
 		t.Fatal(err)
 	}
-	if h != nil {
-		if _, err := h.secrets.Store("op_saved", secretOf(testSecret)); err != nil {
-			t.Fatal(err)
-		}
+}
+
+// newConfigured is a harness for an app set up by a previous run: config.json saved, the
+// secret in the keyring, and online wanted or not.
+func newConfigured(t *testing.T, wantOnline bool, opts ...harnessOpt) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	writeConfig(t, dir)
+	h := newHarness(t, dir, opts...)
+	if _, err := h.secrets.Store("op_saved", secretOf(testSecret)); err != nil {
+		t.Fatal(err)
 	}
+	h.fa.Preferences().SetBool(prefWantOnline, wantOnline)
+	return h
 }
 
 func TestStartRemembersOnline(t *testing.T) {
 	for _, wantOnline := range []bool{false, true} {
 		t.Run(map[bool]string{false: "stays offline", true: "goes online"}[wantOnline], func(t *testing.T) {
-			dir := t.TempDir()
-			configured(t, dir, nil)
-			h := newHarness(t, dir)
-			configured(t, dir, h)
-			h.fa.Preferences().SetBool(prefWantOnline, wantOnline)
+			h := newConfigured(t, wantOnline)
 			h.u.start(true)
 			h.until("engine", func() bool { return h.engineCount() == 1 && h.u.eng != nil })
 			want := core.StateOffline
@@ -231,7 +236,7 @@ func TestStartRemembersOnline(t *testing.T) {
 
 func TestMissingSecretNeedsAttention(t *testing.T) {
 	dir := t.TempDir()
-	configured(t, dir, nil) // config, but nothing in the keyring
+	writeConfig(t, dir) // config, but nothing in the keyring
 	h := newHarness(t, dir)
 	h.fa.Preferences().SetBool(prefWantOnline, true)
 	h.u.start(true)
@@ -248,10 +253,7 @@ func TestMissingSecretNeedsAttention(t *testing.T) {
 }
 
 func TestSettingsKeepsStoredSecretAndRestarts(t *testing.T) {
-	dir := t.TempDir()
-	configured(t, dir, nil)
-	h := newHarness(t, dir)
-	configured(t, dir, h)
+	h := newConfigured(t, false)
 	h.u.start(false)
 	h.until("engine", func() bool { return h.u.eng != nil })
 	first := h.engine(0)
@@ -311,11 +313,7 @@ func TestKeyringFailureShown(t *testing.T) {
 }
 
 func TestQuitDrainsThenQuits(t *testing.T) {
-	dir := t.TempDir()
-	configured(t, dir, nil)
-	h := newHarness(t, dir)
-	configured(t, dir, h)
-	h.fa.Preferences().SetBool(prefWantOnline, true)
+	h := newConfigured(t, true)
 	h.u.start(true)
 	h.until("online", func() bool { return h.u.last.State == core.StateOnline })
 	eng := h.engine(0)
@@ -358,11 +356,7 @@ func TestCloseWindow(t *testing.T) {
 }
 
 func TestTrayRebuiltOnlyWhenChanged(t *testing.T) {
-	dir := t.TempDir()
-	configured(t, dir, nil)
-	h := newHarness(t, dir)
-	configured(t, dir, h)
-	h.fa.Preferences().SetBool(prefWantOnline, true)
+	h := newConfigured(t, true)
 	h.u.start(true)
 	h.until("online", func() bool { return h.u.last.State == core.StateOnline })
 	menus, icons := len(h.tray.menus), len(h.tray.icons)
@@ -386,10 +380,7 @@ func TestTrayRebuiltOnlyWhenChanged(t *testing.T) {
 }
 
 func TestReconnectCountdownAndButton(t *testing.T) {
-	dir := t.TempDir()
-	configured(t, dir, nil)
-	h := newHarness(t, dir)
-	configured(t, dir, h)
+	h := newConfigured(t, false)
 	h.u.start(true)
 	h.until("engine", func() bool { return h.u.eng != nil })
 	eng := h.engine(0)
@@ -433,11 +424,7 @@ func TestReconnectCountdownAndButton(t *testing.T) {
 }
 
 func TestAutostartAndServiceFromTray(t *testing.T) {
-	dir := t.TempDir()
-	configured(t, dir, nil)
-	h := newHarness(t, dir)
-	configured(t, dir, h)
-	h.fa.Preferences().SetBool(prefWantOnline, true)
+	h := newConfigured(t, true)
 	h.u.start(true)
 	h.until("online", func() bool { return h.u.last.State == core.StateOnline })
 
@@ -512,16 +499,12 @@ func TestRemoveAndAddNodes(t *testing.T) {
 }
 
 func TestRunningServiceKeepsAppOffline(t *testing.T) {
-	dir := t.TempDir()
-	configured(t, dir, nil)
 	var service atomic.Value
 	var asked atomic.Int32
 	service.Store("systemd --user pin-clientd")
-	h := newHarness(t, dir, func(_ *harness, o *Options) {
+	h := newConfigured(t, true, func(_ *harness, o *Options) {
 		o.ServiceActive = func() string { asked.Add(1); return service.Load().(string) }
 	})
-	configured(t, dir, h)
-	h.fa.Preferences().SetBool(prefWantOnline, true)
 	h.u.start(true)
 	h.until("engine", func() bool { return h.u.eng != nil })
 	want := "the background service serves your nodes (systemd --user pin-clientd); stop it with `pin-clientd service stop --user` to go online from here"
