@@ -69,11 +69,14 @@ type UI struct {
 	icon     present.Icon
 	iconSet  bool
 	quitting bool
-	tick     stopper // re-renders countdowns ("Reconnecting in N s")
-	after    func(time.Duration, func()) stopper
-	dash     *dashboard
-	setup    *setupForm // non-nil while the setup screen is shown
-	message  string     // the last dialog's text (what the operator was told)
+	starting bool // startEngine's secret lookup is in flight
+	// startOnline: the engine being started goes online (set by any caller meanwhile).
+	startOnline bool
+	tick        stopper // re-renders countdowns ("Reconnecting in N s")
+	after       func(time.Duration, func()) stopper
+	dash        *dashboard
+	setup       *setupForm // non-nil while the setup screen is shown
+	message     string     // the last dialog's text (what the operator was told)
 }
 
 // stopper is a pending timer (*time.Timer); tests substitute a manual one.
@@ -211,10 +214,23 @@ func (u *UI) closeWindow() {
 // launches an engine for cfg, going online if online is set and no background service
 // already serves the operator.
 func (u *UI) startEngine(cfg *config.Config, online bool) {
+	if u.starting {
+		u.startOnline = u.startOnline || online // the start in flight goes online
+		return
+	}
+	u.starting, u.startOnline = true, online
 	go func() {
-		busy := u.serviceBusy(online)
+		busy := u.serviceBusy(true)
 		secret, source, err := u.lookupSecret(cfg)
 		u.do(func() {
+			online := u.startOnline
+			u.starting = false
+			if cfg != u.cfg || u.quitting {
+				return // settings were saved (or Quit chosen) meanwhile
+			}
+			if !online {
+				busy = ""
+			}
 			if err != nil {
 				u.apply(core.Status{State: core.StateOffline, LastError: err.Error()})
 				if online {
@@ -243,8 +259,13 @@ func (u *UI) serviceBusy(online bool) string {
 	return ""
 }
 
-// launch creates and runs an engine. UI thread; any previous engine must be stopped.
+// launch creates and runs an engine. UI thread; any previous engine must be stopped:
+// there is never more than one.
 func (u *UI) launch(cfg *config.Config, secret protocol.Secret, source string, online bool) {
+	if u.eng != nil {
+		u.log.Error("engine already running; not starting another")
+		return
+	}
 	if u.opts.NewEngine == nil {
 		u.apply(core.Status{State: core.StateOffline, LastError: "this build has no relay engine"})
 		return

@@ -524,3 +524,13 @@ func TestRunningServiceKeepsAppOffline(t *testing.T) {
 	h.tapMenu("Go online")
 	h.until("online", func() bool { return h.u.last.State == core.StateOnline })
 }
+
+func TestGoOnlineWhileStarting(t *testing.T) {
+	h := newConfigured(t, false)
+	h.u.start(true)        // the engine's start waits for the UI queue, not pumped yet
+	h.tapMenu("Go online") // so no engine exists when the operator asks
+	h.until("online", func() bool { return h.u.last.State == core.StateOnline })
+	if n := h.engineCount(); n != 1 {
+		t.Errorf("%d engines started, want 1", n)
+	}
+}
