@@ -64,24 +64,19 @@ func (k KeyringStore) Lookup(clientID, configSecret, configPath string) (protoco
 	return s, src.String(), nil
 }
 
-// errNoKeyring is returned when the store could only write its fallback file.
+// errNoKeyring is returned when no keyring could be reached.
 var errNoKeyring = errors.New("no OS keyring is reachable; start or unlock your desktop keyring (Secret Service, e.g. gnome-keyring or KWallet) and save again")
 
-// Store saves the secret in the keyring and verifies it (secret.Store.Save). When no
-// keyring is reachable, Save writes a per-user file instead; the app removes that file
-// again and reports the missing keyring, so the secret never lands on disk from here.
+// Store saves the secret in the keyring only and verifies it (secret.Store.SaveKeyring):
+// the secret never lands on disk from here. No reachable keyring is an error that says
+// what to start.
 func (k KeyringStore) Store(clientID string, s protocol.Secret) (string, error) {
-	src, err := k.S.Save(clientID, s)
+	src, err := k.S.SaveKeyring(clientID, s)
+	if errors.Is(err, secret.ErrKeyringUnavailable) {
+		return "", errNoKeyring
+	}
 	if err != nil {
 		return "", err
-	}
-	if src.Kind != secret.FromKeyring {
-		if src.Kind == secret.FromFile {
-			if _, derr := secret.DeleteFile(src.Path); derr != nil {
-				return "", errors.Join(errNoKeyring, derr)
-			}
-		}
-		return "", errNoKeyring
 	}
 	return src.String(), nil
 }

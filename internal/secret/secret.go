@@ -286,6 +286,25 @@ func (s *Store) files(clientID string) []candidate {
 // only), logs a warning naming the file, and returns a FromFile source: callers should
 // tell the operator where it went.
 func (s *Store) Save(clientID string, sec protocol.Secret) (Source, error) {
+	src, err := s.SaveKeyring(clientID, sec)
+	if err == nil || !errors.Is(err, ErrKeyringUnavailable) {
+		return src, err
+	}
+	path := s.UserFile(clientID)
+	if path == "" {
+		return Source{}, fmt.Errorf("save secret: %w and no home folder for a fallback file", err)
+	}
+	if werr := WriteFile(path, sec); werr != nil {
+		return Source{}, fmt.Errorf("save secret: keyring unavailable (%v), fallback file: %w", err, werr)
+	}
+	s.log().Warn("OS keyring unavailable; secret stored in a file readable only by you", "path", path, "err", err)
+	return Source{Kind: FromFile, Path: path}, nil
+}
+
+// SaveKeyring stores the secret in the OS keyring only and verifies it by reading it
+// back. An error wrapping ErrKeyringUnavailable means no keyring could be reached (the
+// desktop app then refuses rather than fall back to a file).
+func (s *Store) SaveKeyring(clientID string, sec protocol.Secret) (Source, error) {
 	if clientID == "" {
 		return Source{}, errors.New("save secret: clientId is empty; set it in config.json")
 	}
@@ -293,28 +312,20 @@ func (s *Store) Save(clientID string, sec protocol.Secret) (Source, error) {
 		return Source{}, errors.New("save secret: the secret is empty")
 	}
 	err := s.keyringSet(clientID, sec.Reveal())
-	if err == nil {
-		got, gerr := s.keyringGet(clientID)
-		switch {
-		case gerr != nil:
-			return Source{}, fmt.Errorf("verify keyring entry: %w", gerr)
-		case got != sec.Reveal():
-			return Source{}, errors.New("verify keyring entry: the value read back differs from the one stored; the keyring may be locked or read-only")
-		}
-		return Source{Kind: FromKeyring, Path: clientID}, nil
-	}
-	if errors.Is(err, keyring.ErrSetDataTooBig) {
+	switch {
+	case errors.Is(err, keyring.ErrSetDataTooBig):
 		return Source{}, fmt.Errorf("save secret in keyring: %w", err)
+	case err != nil:
+		return Source{}, fmt.Errorf("%w: %v", ErrKeyringUnavailable, err)
 	}
-	path := s.UserFile(clientID)
-	if path == "" {
-		return Source{}, fmt.Errorf("save secret: %w and no home folder for a fallback file: %v", ErrKeyringUnavailable, err)
+	got, gerr := s.keyringGet(clientID)
+	switch {
+	case gerr != nil:
+		return Source{}, fmt.Errorf("verify keyring entry: %w", gerr)
+	case got != sec.Reveal():
+		return Source{}, errors.New("verify keyring entry: the value read back differs from the one stored; the keyring may be locked or read-only")
 	}
-	if werr := WriteFile(path, sec); werr != nil {
-		return Source{}, fmt.Errorf("save secret: keyring unavailable (%v), fallback file: %w", err, werr)
-	}
-	s.log().Warn("OS keyring unavailable; secret stored in a file readable only by you", "path", path, "err", err)
-	return Source{Kind: FromFile, Path: path}, nil
+	return Source{Kind: FromKeyring, Path: clientID}, nil
 }
 
 // Delete removes the secret for clientID from the keyring and the per-user fallback
