@@ -452,3 +452,16 @@ func TestKeyringIntegration(t *testing.T) {
 		t.Fatalf("not-found: %v", err)
 	}
 }
+
+// The desktop app stores only in the keyring: without one, SaveKeyring fails with
+// ErrKeyringUnavailable and writes nothing to disk.
+func TestSaveKeyringOnlyNeverWritesAFile(t *testing.T) {
+	s, _ := newStore(t, nil)
+	keyring.MockInitWithError(errors.New("The name org.freedesktop.secrets was not provided by any .service files"))
+	if _, err := s.SaveKeyring(client, protocol.NewSecret(value)); !errors.Is(err, ErrKeyringUnavailable) {
+		t.Fatalf("err = %v, want ErrKeyringUnavailable", err)
+	}
+	if _, err := os.Stat(s.UserFile(client)); !os.IsNotExist(err) {
+		t.Fatalf("a secret file was written: %v", err)
+	}
+}
