@@ -10,7 +10,9 @@ import (
 	"strings"
 
 	"github.com/pin-client/pin-client/core/pintest"
+	"github.com/pin-client/pin-client/core/protocol"
 	"github.com/pin-client/pin-client/internal/secret"
+	"github.com/pin-client/pin-client/internal/selftest"
 )
 
 func init() {
@@ -29,14 +31,16 @@ func runGateway(ctx context.Context, args []string, io cmdIO) error {
 	fs := flag.NewFlagSet("pin-clientd gateway", flag.ContinueOnError)
 	fs.SetOutput(io.Stderr)
 	var addr, clientID, secretFile, level string
+	var interview bool
 	fs.StringVar(&addr, "addr", DefaultGatewayAddr, "loopback host:port to listen on (port 0 picks one)")
 	fs.StringVar(&clientID, "client-id", "op_local", "the operator clientId the gateway accepts")
 	fs.StringVar(&secretFile, "secret-file", "", "file whose first line is the apiSecret to accept (default: a new random one per run)")
 	for _, n := range []string{"l", "log-level"} {
 		fs.StringVar(&level, n, "info", "trace|debug|info|warn|error")
 	}
+	fs.BoolVar(&interview, "interview", false, "interview every node that registers (the self-test's prompts), as the real gateway does")
 	fs.Usage = func() {
-		fmt.Fprint(io.Stderr, `Usage: pin-clientd gateway [--addr 127.0.0.1:8788] [--client-id op_local] [--secret-file FILE] [-l info]
+		fmt.Fprint(io.Stderr, `Usage: pin-clientd gateway [--addr 127.0.0.1:8788] [--client-id op_local] [--secret-file FILE] [--interview] [-l info]
 
 Serves a local PIN gateway for development: the operator side (WebSocket and SSE, as the
 real gateway) and an OpenAI-compatible consumer side (/v1/models, /v1/chat/completions)
@@ -63,6 +67,9 @@ Prints the credentials to give pin-clientd; runs until Ctrl-C.
 		return err
 	}
 	opts := pintest.Options{ClientID: clientID, Logger: log}
+	if interview {
+		opts.InterviewOnRegister, opts.Grade = devInterview, devGrade
+	}
 	generated := secretFile == ""
 	if generated {
 		opts.Secret = newDevSecret()
@@ -119,4 +126,50 @@ func newDevSecret() string {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b) // never fails (Go 1.24+)
 	return "pin_sk_local_" + hex.EncodeToString(b)
+}
+
+// devInterview interviews a registered node with the self-test's prompts on its
+// interviewModel, else its first chat model; a node without models is not interviewed
+// (as on the real gateway).
+func devInterview(n pintest.Node) *protocol.InterviewRequest {
+	model := n.InterviewModel
+	for _, m := range n.Models {
+		if model == "" && !strings.HasPrefix(m, "tts:") {
+			model = m
+		}
+	}
+	if model == "" {
+		return nil
+	}
+	req := &protocol.InterviewRequest{NodeID: n.ID, Model: model, TimeoutMs: 120000}
+	for _, p := range selftest.DefaultPrompts {
+		req.Prompts = append(req.Prompts, protocol.Prompt{ID: p.ID, Prompt: p.Prompt, MaxTokens: 16})
+	}
+	return req
+}
+
+// devGrade grades with the self-test's rule (normalised exact match) and the published
+// thresholds, and answers INTERVIEW_COMPLETE.
+func devGrade(req *protocol.InterviewRequest, res *protocol.InterviewResult) protocol.Message {
+	expect := map[string]string{}
+	for _, p := range selftest.DefaultPrompts {
+		expect[p.ID] = p.Expect
+	}
+	ok, tokens, ms := 0, 0, int64(0)
+	for _, r := range res.Results {
+		if r.Error == "" && selftest.Correct(expect[r.PromptID], r.Response) {
+			ok++
+		}
+		tokens += r.TokensGenerated
+		ms += r.TotalMs
+	}
+	acc, tps := 0.0, 0.0
+	if n := len(req.Prompts); n > 0 {
+		acc = 100 * float64(ok) / float64(n)
+	}
+	if ms > 0 {
+		tps = float64(tokens) * 1000 / float64(ms)
+	}
+	return &protocol.InterviewComplete{InterviewID: res.InterviewID, NodeID: req.NodeID, Tier: selftest.Tier(acc, tps),
+		Accuracy: acc, TokensPerSec: tps, Reason: fmt.Sprintf("%d of %d answers correct (local gateway)", ok, len(req.Prompts))}
 }
