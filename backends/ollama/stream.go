@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/pin-client/pin-client/backends"
-	"github.com/pin-client/pin-client/backends/internal/linescan"
 	"github.com/pin-client/pin-client/backends/internal/wire"
 )
 
@@ -29,60 +27,24 @@ type frame struct {
 	Error           json.RawMessage `json:"error"`
 }
 
-// serverError is an {"error":"…"} line: Ollama failed after it had sent its 200.
-type serverError struct{ msg string }
-
-func (e *serverError) Error() string { return "Ollama reported an error mid-stream: " + e.msg }
-
-// maxWarnings bounds the per-line warnings one stream logs; the rest are counted.
-const maxWarnings = 3
-
 // parser turns an /api/chat NDJSON stream into deltas and a result.
 type parser struct {
-	log     *slog.Logger
-	onDelta func(backends.Delta) error
+	wire.Stream
 
 	model     string
-	content   strings.Builder
-	thinking  strings.Builder
 	toolCalls []json.RawMessage
 	done      bool
 	prompt    int
 	eval      int
-
-	start                         time.Time
-	lines, malformed              int
-	contentDeltas, thinkingDeltas int
-	firstDelta                    bool
 }
 
 func newParser(log *slog.Logger, model string, onDelta func(backends.Delta) error) *parser {
-	return &parser{log: log, onDelta: onDelta, model: model, start: time.Now()}
+	return &parser{Stream: wire.Stream{Log: log, OnDelta: onDelta, Start: time.Now()}, model: model}
 }
 
 // run reads r to its end. It returns nil at a clean end of input, *wire.Aborted when
-// onDelta failed, *serverError for an error line, or the read error.
-func (p *parser) run(r io.Reader) error {
-	sc := linescan.New(r, 0)
-	for {
-		line, err := sc.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err == linescan.ErrTooLong {
-			p.lines++
-			p.skip("stream line longer than the limit", nil)
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		p.lines++
-		if err := p.line(line); err != nil {
-			return err
-		}
-	}
-}
+// onDelta failed, *wire.ServerError for an error line, or the read error.
+func (p *parser) run(r io.Reader) error { return p.Run(r, p.line) }
 
 // line handles one NDJSON line: thinking is emitted before content (L2).
 func (p *parser) line(line []byte) error {
@@ -92,11 +54,11 @@ func (p *parser) line(line []byte) error {
 	}
 	var f frame
 	if err := json.Unmarshal(line, &f); err != nil {
-		p.skip("skipped malformed stream line", err)
+		p.Skip("skipped malformed stream line", err)
 		return nil
 	}
 	if msg := wire.ErrorText(f.Error); msg != "" {
-		return &serverError{msg: msg}
+		return &wire.ServerError{Who: "Ollama", Msg: msg}
 	}
 	if f.Model != "" {
 		p.model = f.Model
@@ -106,18 +68,18 @@ func (p *parser) line(line []byte) error {
 		// the calls of every line are kept in order.
 		var calls []json.RawMessage
 		if err := json.Unmarshal(tc, &calls); err != nil {
-			p.skip("skipped tool_calls that are not an array", err)
+			p.Skip("skipped tool_calls that are not an array", err)
 		} else {
 			p.toolCalls = append(p.toolCalls, calls...)
 		}
 	}
 	if f.Message.Thinking != "" {
-		if err := p.emit(backends.KindThinking, f.Message.Thinking); err != nil {
+		if err := p.Emit(backends.KindThinking, f.Message.Thinking); err != nil {
 			return err
 		}
 	}
 	if f.Message.Content != "" {
-		if err := p.emit(backends.KindContent, f.Message.Content); err != nil {
+		if err := p.Emit(backends.KindContent, f.Message.Content); err != nil {
 			return err
 		}
 	}
@@ -128,45 +90,11 @@ func (p *parser) line(line []byte) error {
 	return nil
 }
 
-func (p *parser) emit(kind backends.DeltaKind, text string) error {
-	if kind == backends.KindThinking {
-		p.thinking.WriteString(text)
-		p.thinkingDeltas++
-	} else {
-		p.content.WriteString(text)
-		p.contentDeltas++
-	}
-	if !p.firstDelta {
-		p.firstDelta = true
-		p.log.Debug("first delta", "kind", string(kind), "elapsed", time.Since(p.start))
-	}
-	if p.onDelta == nil {
-		return nil
-	}
-	if err := p.onDelta(backends.Delta{Kind: kind, Text: text}); err != nil {
-		return &wire.Aborted{Err: err}
-	}
-	return nil
-}
-
-// skip counts a line that could not be used and warns about the first few. The line's
-// text is never logged: it may hold answer content.
-func (p *parser) skip(msg string, err error) {
-	p.malformed++
-	if p.malformed <= maxWarnings {
-		p.log.Warn(msg, "line", p.lines, "err", err)
-	}
-}
-
 // result builds the answer from everything seen.
 func (p *parser) result() *backends.ChatResult {
 	res := &backends.ChatResult{
 		Choices: []backends.Choice{{
-			Message: backends.Message{
-				Role:     "assistant",
-				Content:  p.content.String(),
-				Thinking: p.thinking.String(),
-			},
+			Message:      p.Message(),
 			FinishReason: "stop",
 		}},
 		Usage:      usageOf(p.prompt, p.eval),
@@ -182,20 +110,11 @@ func (p *parser) result() *backends.ChatResult {
 // logEnd writes the end-of-stream diagnostics (L20); a stream without a done frame is a
 // warning, because it must not look like a clean finish.
 func (p *parser) logEnd(m *wire.Meter, err error) {
-	attrs := []any{"model", p.model, "done", p.done, "lines", p.lines, "bytes", m.N,
-		"first_bytes_after", m.First, "content_deltas", p.contentDeltas, "thinking_deltas", p.thinkingDeltas,
-		"tool_calls", len(p.toolCalls), "malformed_lines", p.malformed, "elapsed", time.Since(p.start)}
-	if p.malformed > maxWarnings {
-		p.log.Warn("skipped malformed stream lines", "count", p.malformed)
-	}
-	if err != nil {
-		p.log.Debug("stream failed", append(attrs, "err", err)...)
-		return
-	}
-	p.log.Debug("stream ended", attrs...)
-	if !p.done {
-		p.log.Warn("stream ended without a done frame; the answer may be truncated and usage is zero", attrs...)
-	}
+	attrs := []any{"model", p.model, "done", p.done, "lines", p.Lines, "bytes", m.N,
+		"first_bytes_after", m.First, "content_deltas", p.ContentDeltas, "thinking_deltas", p.ThinkingDeltas,
+		"tool_calls", len(p.toolCalls), "malformed_lines", p.Malformed, "elapsed", time.Since(p.Start)}
+	p.LogEnd(err, attrs, "skipped malformed stream lines", p.done,
+		"stream ended without a done frame; the answer may be truncated and usage is zero")
 }
 
 // joinArray returns the JSON array of the given (valid) elements.

@@ -91,8 +91,8 @@ func TestStreamEdgeCases(t *testing.T) {
 
 func TestStreamErrorLine(t *testing.T) {
 	_, deltas, err := parse(t, `{"message":{"content":"a"}}`+"\n"+`{"error":"llama runner process has terminated"}`+"\n"+`{"message":{"content":"b"}}`)
-	var se *serverError
-	if !errors.As(err, &se) || se.msg != "llama runner process has terminated" {
+	var se *wire.ServerError
+	if !errors.As(err, &se) || se.Msg != "llama runner process has terminated" {
 		t.Fatalf("err = %v", err)
 	}
 	if len(deltas) != 1 {

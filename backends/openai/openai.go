@@ -228,7 +228,7 @@ func (c *Client) ChatStream(ctx context.Context, req *backends.ChatRequest, onDe
 	}
 	meter := &wire.Meter{R: resp.Body, Start: start}
 	p := newParser(c.log, req.Model, onDelta)
-	p.start = start
+	p.Start = start
 	perr := p.run(meter)
 	p.logEnd(meter, perr)
 	if perr != nil {
@@ -236,8 +236,8 @@ func (c *Client) ChatStream(ctx context.Context, req *backends.ChatRequest, onDe
 		if ab, ok := perr.(*wire.Aborted); ok {
 			return nil, fmt.Errorf("%s: aborted: %w", op, ab.Err)
 		}
-		if se, ok := perr.(*serverError); ok {
-			return nil, fmt.Errorf("%s: server reported an error mid-stream: %s", op, se.msg)
+		if se, ok := perr.(*wire.ServerError); ok {
+			return nil, fmt.Errorf("%s: server reported an error mid-stream: %s", op, se.Msg)
 		}
 		return nil, wire.ReadError(ctx, op, perr)
 	}

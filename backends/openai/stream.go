@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/pin-client/pin-client/backends"
-	"github.com/pin-client/pin-client/backends/internal/linescan"
 	"github.com/pin-client/pin-client/backends/internal/wire"
 )
 
@@ -59,13 +58,6 @@ type toolEntry struct {
 	args          strings.Builder
 }
 
-// serverError is an error payload inside a 200 stream.
-type serverError struct{ msg string }
-
-func (e *serverError) Error() string { return "server reported an error mid-stream: " + e.msg }
-
-const maxWarnings = 3
-
 var (
 	dataPrefix  = []byte("data:")
 	errorPrefix = []byte("error:") // llama.cpp's "error: {…}" SSE line
@@ -74,52 +66,25 @@ var (
 
 // parser turns an SSE chat-completion stream into deltas and a result.
 type parser struct {
-	log     *slog.Logger
-	onDelta func(backends.Delta) error
+	wire.Stream
 
 	model    string
-	content  strings.Builder
-	thinking strings.Builder
 	tools    map[int]*toolEntry
 	lastTool int
 	finish   string
 	usage    *backends.Usage
 	sawDone  bool
-
-	start                         time.Time
-	lines, events, malformed      int
-	contentDeltas, thinkingDeltas int
-	firstDelta                    bool
+	events   int
 }
 
 func newParser(log *slog.Logger, model string, onDelta func(backends.Delta) error) *parser {
-	return &parser{log: log, onDelta: onDelta, model: model, start: time.Now(), lastTool: -1}
+	return &parser{Stream: wire.Stream{Log: log, OnDelta: onDelta, Start: time.Now()}, model: model, lastTool: -1}
 }
 
 // run reads r to its end ([DONE] does not end the read). It returns nil at a clean end
-// of input, *wire.Aborted when onDelta failed, *serverError for an error payload, or the
-// read error.
-func (p *parser) run(r io.Reader) error {
-	sc := linescan.New(r, 0)
-	for {
-		line, err := sc.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err == linescan.ErrTooLong {
-			p.lines++
-			p.skip("stream line longer than the limit", nil)
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		p.lines++
-		if err := p.line(line); err != nil {
-			return err
-		}
-	}
-}
+// of input, *wire.Aborted when onDelta failed, *wire.ServerError for an error payload, or
+// the read error.
+func (p *parser) run(r io.Reader) error { return p.Run(r, p.line) }
 
 // line handles one SSE line. Only data: lines carry chunks; blank lines, comments
 // (":…") and other fields (event:, id:, retry:) are skipped.
@@ -134,7 +99,7 @@ func (p *parser) line(line []byte) error {
 		if msg == "" {
 			msg = string(bytes.TrimSpace(line[len(errorPrefix):]))
 		}
-		return &serverError{msg: wire.Excerpt(msg, wire.ExcerptLimit)}
+		return &wire.ServerError{Who: "server", Msg: wire.Excerpt(msg, wire.ExcerptLimit)}
 	default:
 		return nil
 	}
@@ -148,11 +113,11 @@ func (p *parser) line(line []byte) error {
 	p.events++
 	var c chunk
 	if err := json.Unmarshal(payload, &c); err != nil {
-		p.skip("skipped malformed stream event", err)
+		p.Skip("skipped malformed stream event", err)
 		return nil
 	}
 	if msg := wire.ErrorText(c.Error); msg != "" && len(c.Choices) == 0 {
-		return &serverError{msg: msg}
+		return &wire.ServerError{Who: "server", Msg: msg}
 	}
 	if c.Model != "" {
 		p.model = c.Model
@@ -173,7 +138,7 @@ func (p *parser) line(line []byte) error {
 		thinking = jsonString(d.Reasoning)
 	}
 	if thinking != "" {
-		if err := p.emit(backends.KindThinking, thinking); err != nil {
+		if err := p.Emit(backends.KindThinking, thinking); err != nil {
 			return err
 		}
 	}
@@ -181,7 +146,7 @@ func (p *parser) line(line []byte) error {
 		p.merge(&d.ToolCalls[i])
 	}
 	if d.Content != "" {
-		if err := p.emit(backends.KindContent, d.Content); err != nil {
+		if err := p.Emit(backends.KindContent, d.Content); err != nil {
 			return err
 		}
 	}
@@ -242,36 +207,6 @@ func (p *parser) maxTool() int {
 	return m
 }
 
-func (p *parser) emit(kind backends.DeltaKind, text string) error {
-	if kind == backends.KindThinking {
-		p.thinking.WriteString(text)
-		p.thinkingDeltas++
-	} else {
-		p.content.WriteString(text)
-		p.contentDeltas++
-	}
-	if !p.firstDelta {
-		p.firstDelta = true
-		p.log.Debug("first delta", "kind", string(kind), "elapsed", time.Since(p.start))
-	}
-	if p.onDelta == nil {
-		return nil
-	}
-	if err := p.onDelta(backends.Delta{Kind: kind, Text: text}); err != nil {
-		return &wire.Aborted{Err: err}
-	}
-	return nil
-}
-
-// skip counts an event that could not be used and warns about the first few. The
-// event's text is never logged: it may hold answer content.
-func (p *parser) skip(msg string, err error) {
-	p.malformed++
-	if p.malformed <= maxWarnings {
-		p.log.Warn(msg, "line", p.lines, "err", err)
-	}
-}
-
 // complete reports whether the server said the answer ended (a finish_reason or
 // [DONE]); a stream with neither was cut short.
 func (p *parser) complete() bool { return p.finish != "" || p.sawDone }
@@ -284,11 +219,7 @@ func (p *parser) result() *backends.ChatResult {
 	}
 	res := &backends.ChatResult{
 		Choices: []backends.Choice{{
-			Message: backends.Message{
-				Role:     "assistant",
-				Content:  p.content.String(),
-				Thinking: p.thinking.String(),
-			},
+			Message:      p.Message(),
 			FinishReason: finish,
 		}},
 		Usage:      fixUsage(p.usage),
@@ -317,18 +248,9 @@ func (p *parser) result() *backends.ChatResult {
 // logEnd writes the end-of-stream diagnostics (L20).
 func (p *parser) logEnd(m *wire.Meter, err error) {
 	attrs := []any{"model", p.model, "finish_reason", p.finish, "done_marker", p.sawDone, "usage", p.usage != nil,
-		"lines", p.lines, "events", p.events, "bytes", m.N, "first_bytes_after", m.First,
-		"content_deltas", p.contentDeltas, "thinking_deltas", p.thinkingDeltas, "tool_calls", len(p.tools),
-		"malformed_events", p.malformed, "elapsed", time.Since(p.start)}
-	if p.malformed > maxWarnings {
-		p.log.Warn("skipped malformed stream events", "count", p.malformed)
-	}
-	if err != nil {
-		p.log.Debug("stream failed", append(attrs, "err", err)...)
-		return
-	}
-	p.log.Debug("stream ended", attrs...)
-	if !p.complete() {
-		p.log.Warn("stream ended without finish_reason or [DONE]; the answer may be truncated", attrs...)
-	}
+		"lines", p.Lines, "events", p.events, "bytes", m.N, "first_bytes_after", m.First,
+		"content_deltas", p.ContentDeltas, "thinking_deltas", p.ThinkingDeltas, "tool_calls", len(p.tools),
+		"malformed_events", p.Malformed, "elapsed", time.Since(p.Start)}
+	p.LogEnd(err, attrs, "skipped malformed stream events", p.complete(),
+		"stream ended without finish_reason or [DONE]; the answer may be truncated")
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pin-client/pin-client/backends"
+	"github.com/pin-client/pin-client/backends/internal/wire"
 )
 
 func parse(t *testing.T, body string) (*backends.ChatResult, []backends.Delta, error) {
@@ -118,8 +119,8 @@ func TestStreamErrors(t *testing.T) {
 		sse(`{"error":"plain string"}`): "plain string",
 	} {
 		_, _, err := parse(t, body)
-		var se *serverError
-		if !errors.As(err, &se) || se.msg != want {
+		var se *wire.ServerError
+		if !errors.As(err, &se) || se.Msg != want {
 			t.Errorf("err = %v, want server error %q", err, want)
 		}
 	}
