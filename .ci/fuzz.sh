@@ -24,7 +24,7 @@ for hit in "${hits[@]}"; do
   echo "== fuzz $pkg $name ($FUZZTIME)"
   start=$(date +%s)
   if ! "$GO" test -run='^$' -fuzz="^${name}\$" -fuzztime="$FUZZTIME" "$pkg"; then
-    echo "FAIL fuzz $pkg $name (a failing input is saved under $pkg/testdata/fuzz/$name/)"
+    echo "FAIL fuzz $pkg $name (a crashing input, if one was found, is saved under $pkg/testdata/fuzz/$name/)"
     failed=1
   fi
   echo "   ${name}: $(( $(date +%s) - start ))s"
