@@ -33,10 +33,10 @@ func BenchmarkParseStream(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				p := newParser(log, "llama3:8b", noop)
-				if err := p.run(bytes.NewReader(body)); err != nil {
+				if err := p.Parse(bytes.NewReader(body)); err != nil {
 					b.Fatal(err)
 				}
-				p.result()
+				p.Result()
 			}
 			b.StopTimer()
 			runtime.ReadMemStats(&ms1)

@@ -15,7 +15,7 @@
 package ollama
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -52,24 +52,15 @@ var _ backends.Backend = (*Client)(nil)
 // New returns a Client for the Ollama server at baseURL (e.g. "http://127.0.0.1:11434");
 // trailing slashes are stripped. The URL is checked on first use.
 func New(baseURL string, opt Options) *Client {
-	hc := opt.HTTPClient
-	if hc == nil {
-		hc = wire.DefaultClient()
-	}
-	return &Client{base: wire.TrimBase(baseURL), hc: hc, log: wire.Logger(opt.Logger).With("backend", "ollama")}
+	return &Client{base: wire.TrimBase(baseURL), hc: wire.Client(opt.HTTPClient), log: wire.Logger(opt.Logger).With("backend", "ollama")}
 }
 
 // Models lists the names from GET /api/tags. A non-2xx answer is a *backends.StatusError.
 func (c *Client) Models(ctx context.Context) ([]string, error) {
 	const op = "ollama models"
-	resp, err := wire.Do(ctx, c.hc, wire.Call{Backend: backendName, Op: op, Method: http.MethodGet, URL: c.base + "/api/tags", Accept: "application/json"})
+	raw, err := wire.Fetch(ctx, c.hc, wire.Call{Backend: backendName, Op: op, Method: http.MethodGet, URL: c.base + "/api/tags", Accept: "application/json"})
 	if err != nil {
 		return nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := wire.ReadBody(op, resp.Body)
-	if err != nil {
-		return nil, wire.ReadError(ctx, op, err)
 	}
 	var tags struct {
 		Models *[]struct {
@@ -109,12 +100,9 @@ type chatOptions struct {
 
 // encode builds the /api/chat body for req.
 func encode(op string, req *backends.ChatRequest, stream bool) ([]byte, error) {
-	if req == nil {
-		return nil, fmt.Errorf("%s: nil request", op)
-	}
-	msgs := bytes.TrimSpace(req.Messages)
-	if len(msgs) == 0 || msgs[0] != '[' {
-		return nil, fmt.Errorf("%s: messages must be a JSON array of chat messages", op)
+	msgs, err := wire.Messages(op, req)
+	if err != nil {
+		return nil, err
 	}
 	body := chatRequest{Model: req.Model, Messages: msgs, Stream: stream}
 	if req.Temperature != nil || req.MaxTokens != nil {
@@ -141,17 +129,14 @@ func (c *Client) Chat(ctx context.Context, req *backends.ChatRequest) (*backends
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
-	c.log.Debug("chat request sent", "model", req.Model, "stream", false, "request_bytes", len(body))
-	resp, err := wire.Do(ctx, c.hc, c.chatCall(op, body))
+	resp, start, err := wire.SendChat(ctx, c.hc, c.log, c.chatCall(op, body), req.Model, false)
 	if err != nil {
-		c.log.Debug("chat request failed", "model", req.Model, "elapsed", time.Since(start), "err", err)
 		return nil, err
 	}
 	defer resp.Body.Close()
-	raw, err := wire.ReadBody(op, resp.Body)
+	raw, err := wire.ReadAll(ctx, op, resp.Body)
 	if err != nil {
-		return nil, wire.ReadError(ctx, op, err)
+		return nil, err
 	}
 	var r frame
 	if err := json.Unmarshal(raw, &r); err != nil {
@@ -160,27 +145,13 @@ func (c *Client) Chat(ctx context.Context, req *backends.ChatRequest) (*backends
 	if msg := wire.ErrorText(r.Error); msg != "" {
 		return nil, fmt.Errorf("%s: Ollama reported an error: %s", op, msg)
 	}
-	model := r.Model
-	if model == "" {
-		model = req.Model
-	}
-	role := r.Message.Role
-	if role == "" {
-		role = "assistant"
-	}
-	res := &backends.ChatResult{
-		Choices: []backends.Choice{{
-			Message: backends.Message{
-				Role:      role,
-				Content:   r.Message.Content,
-				Thinking:  r.Message.Thinking,
-				ToolCalls: wire.ToolCalls(r.Message.ToolCalls),
-			},
-			FinishReason: "stop",
-		}},
-		Usage: usageOf(r.PromptEvalCount, r.EvalCount),
-		Model: model,
-	}
+	model := cmp.Or(r.Model, req.Model)
+	res := wire.Answer(backends.Message{
+		Role:      cmp.Or(r.Message.Role, "assistant"),
+		Content:   r.Message.Content,
+		Thinking:  r.Message.Thinking,
+		ToolCalls: wire.ToolCalls(r.Message.ToolCalls),
+	}, "stop", usageOf(r.PromptEvalCount, r.EvalCount), model)
 	c.log.Debug("chat answered", "model", model, "status", resp.StatusCode, "elapsed", time.Since(start),
 		"content_bytes", len(r.Message.Content), "thinking_bytes", len(r.Message.Thinking),
 		"tool_calls", len(res.Choices[0].Message.ToolCalls) > 0,
@@ -200,47 +171,24 @@ func (c *Client) ChatStream(ctx context.Context, req *backends.ChatRequest, onDe
 	// the backend stops generating.
 	reqCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	start := time.Now()
-	c.log.Debug("chat request sent", "model", req.Model, "stream", true, "request_bytes", len(body))
-	resp, err := wire.Do(reqCtx, c.hc, c.chatCall(op, body))
+	resp, start, err := wire.SendChat(reqCtx, c.hc, c.log, c.chatCall(op, body), req.Model, true)
 	if err != nil {
-		c.log.Debug("chat request failed", "model", req.Model, "elapsed", time.Since(start), "err", err)
 		return nil, err
 	}
 	defer resp.Body.Close()
-	c.log.Debug("stream opened", "model", req.Model, "status", resp.StatusCode, "content_type", resp.Header.Get("Content-Type"), "elapsed", time.Since(start))
-
-	meter := &wire.Meter{R: resp.Body, Start: start}
 	p := newParser(c.log, req.Model, onDelta)
 	p.Start = start
-	perr := p.run(meter)
-	p.logEnd(meter, perr)
-	if perr != nil {
-		cancel()
-		if ab, ok := perr.(*wire.Aborted); ok {
-			return nil, fmt.Errorf("%s: aborted: %w", op, ab.Err)
-		}
-		if se, ok := perr.(*wire.ServerError); ok {
-			return nil, fmt.Errorf("%s: Ollama reported an error mid-stream: %s", op, se.Msg)
-		}
-		return nil, wire.ReadError(ctx, op, perr)
+	res, err := wire.ReadStream(ctx, op, cancel, resp.Body, start, p)
+	if err != nil {
+		return nil, err
 	}
-	if ctx.Err() != nil { // a cancelled request never looks like a finished answer
-		return nil, wire.CtxError(ctx, op)
-	}
-	res := p.result()
 	thinkingOnlyHint(c.log, res)
 	return res, nil
 }
 
-// thinkingOnlyHint logs L19: an answer that is all reasoning is valid, but usually means
-// the token budget ran out while the model was still thinking.
+// thinkingOnlyHint logs L19 (see wire.ThinkingOnlyHint) with the completion tokens spent.
 func thinkingOnlyHint(log *slog.Logger, res *backends.ChatResult) {
-	m := res.Choices[0].Message
-	if m.Content == "" && m.Thinking != "" && len(m.ToolCalls) == 0 {
-		log.Warn("answer has reasoning but no content; the model probably ran out of tokens while thinking, raise max_tokens",
-			"model", res.Model, "thinking_bytes", len(m.Thinking), "completion_tokens", res.Usage.CompletionTokens)
-	}
+	wire.ThinkingOnlyHint(log, res, "completion_tokens", res.Usage.CompletionTokens)
 }
 
 func usageOf(prompt, completion int) *backends.Usage {

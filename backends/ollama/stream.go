@@ -42,9 +42,9 @@ func newParser(log *slog.Logger, model string, onDelta func(backends.Delta) erro
 	return &parser{Stream: wire.Stream{Log: log, OnDelta: onDelta, Start: time.Now()}, model: model}
 }
 
-// run reads r to its end. It returns nil at a clean end of input, *wire.Aborted when
+// Parse reads r to its end. It returns nil at a clean end of input, *wire.Aborted when
 // onDelta failed, *wire.ServerError for an error line, or the read error.
-func (p *parser) run(r io.Reader) error { return p.Run(r, p.line) }
+func (p *parser) Parse(r io.Reader) error { return p.Run(r, p.line) }
 
 // line handles one NDJSON line: thinking is emitted before content (L2).
 func (p *parser) line(line []byte) error {
@@ -90,26 +90,19 @@ func (p *parser) line(line []byte) error {
 	return nil
 }
 
-// result builds the answer from everything seen.
-func (p *parser) result() *backends.ChatResult {
-	res := &backends.ChatResult{
-		Choices: []backends.Choice{{
-			Message:      p.Message(),
-			FinishReason: "stop",
-		}},
-		Usage:      usageOf(p.prompt, p.eval),
-		Model:      p.model,
-		Incomplete: !p.done,
-	}
+// Result builds the answer from everything seen.
+func (p *parser) Result() *backends.ChatResult {
+	res := wire.Answer(p.Message(), "stop", usageOf(p.prompt, p.eval), p.model)
+	res.Incomplete = !p.done
 	if len(p.toolCalls) > 0 {
 		res.Choices[0].Message.ToolCalls = joinArray(p.toolCalls)
 	}
 	return res
 }
 
-// logEnd writes the end-of-stream diagnostics (L20); a stream without a done frame is a
+// End writes the end-of-stream diagnostics (L20); a stream without a done frame is a
 // warning, because it must not look like a clean finish.
-func (p *parser) logEnd(m *wire.Meter, err error) {
+func (p *parser) End(m *wire.Meter, err error) {
 	attrs := []any{"model", p.model, "done", p.done, "lines", p.Lines, "bytes", m.N,
 		"first_bytes_after", m.First, "content_deltas", p.ContentDeltas, "thinking_deltas", p.ThinkingDeltas,
 		"tool_calls", len(p.toolCalls), "malformed_lines", p.Malformed, "elapsed", time.Since(p.Start)}

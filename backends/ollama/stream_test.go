@@ -21,10 +21,10 @@ func parse(t *testing.T, body string) (*backends.ChatResult, []backends.Delta, e
 		deltas = append(deltas, d)
 		return nil
 	})
-	if err := p.run(strings.NewReader(body)); err != nil {
+	if err := p.Parse(strings.NewReader(body)); err != nil {
 		return nil, deltas, err
 	}
-	return p.result(), deltas, nil
+	return p.Result(), deltas, nil
 }
 
 func TestStreamEdgeCases(t *testing.T) {
@@ -104,7 +104,7 @@ func TestStreamAbort(t *testing.T) {
 	stop := errors.New("stop")
 	n := 0
 	p := newParser(slog.New(slog.DiscardHandler), "m", func(backends.Delta) error { n++; return stop })
-	err := p.run(iotest.OneByteReader(strings.NewReader(`{"message":{"thinking":"t","content":"c"}}` + "\n" + `{"message":{"content":"d"}}`)))
+	err := p.Parse(iotest.OneByteReader(strings.NewReader(`{"message":{"thinking":"t","content":"c"}}` + "\n" + `{"message":{"content":"d"}}`)))
 	var ab *wire.Aborted
 	if !errors.As(err, &ab) || !errors.Is(err, stop) || n != 1 {
 		t.Fatalf("err = %v after %d deltas; want the callback's error after the first", err, n)

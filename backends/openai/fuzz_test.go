@@ -27,11 +27,11 @@ func parseAll(r io.Reader) parsed {
 		out.deltas = append(out.deltas, d)
 		return nil
 	})
-	if err := p.run(r); err != nil {
+	if err := p.Parse(r); err != nil {
 		out.err = err.Error()
 		return out
 	}
-	out.res = p.result()
+	out.res = p.Result()
 	return out
 }
 

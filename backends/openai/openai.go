@@ -18,7 +18,7 @@
 package openai
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -65,11 +65,7 @@ var (
 // New returns a Client for the server at baseURL (e.g. "http://127.0.0.1:8080", without
 // /v1); trailing slashes are stripped. The URL is checked on first use.
 func New(baseURL string, opt Options) *Client {
-	hc := opt.HTTPClient
-	if hc == nil {
-		hc = wire.DefaultClient()
-	}
-	return &Client{base: wire.TrimBase(baseURL), hc: hc, log: wire.Logger(opt.Logger).With("backend", "openai"), key: opt.APIKey}
+	return &Client{base: wire.TrimBase(baseURL), hc: wire.Client(opt.HTTPClient), log: wire.Logger(opt.Logger).With("backend", "openai"), key: opt.APIKey}
 }
 
 func (c *Client) call(op, method, path string, body []byte) wire.Call {
@@ -81,14 +77,9 @@ func (c *Client) Models(ctx context.Context) ([]string, error) {
 	const op = "openai models"
 	call := c.call(op, http.MethodGet, "/v1/models", nil)
 	call.Accept = "application/json"
-	resp, err := wire.Do(ctx, c.hc, call)
+	raw, err := wire.Fetch(ctx, c.hc, call)
 	if err != nil {
 		return nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := wire.ReadBody(op, resp.Body)
-	if err != nil {
-		return nil, wire.ReadError(ctx, op, err)
 	}
 	var list struct {
 		Data *[]struct {
@@ -124,12 +115,9 @@ type streamOptions struct {
 }
 
 func encode(op string, req *backends.ChatRequest, stream bool) ([]byte, error) {
-	if req == nil {
-		return nil, fmt.Errorf("%s: nil request", op)
-	}
-	msgs := bytes.TrimSpace(req.Messages)
-	if len(msgs) == 0 || msgs[0] != '[' {
-		return nil, fmt.Errorf("%s: messages must be a JSON array of chat messages", op)
+	msgs, err := wire.Messages(op, req)
+	if err != nil {
+		return nil, err
 	}
 	body := chatRequest{Model: req.Model, Messages: msgs, Stream: stream, Temperature: req.Temperature, MaxTokens: req.MaxTokens}
 	hasTools := wire.Present(req.Tools)
@@ -174,19 +162,16 @@ func (c *Client) Chat(ctx context.Context, req *backends.ChatRequest) (*backends
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
-	c.log.Debug("chat request sent", "model", req.Model, "stream", false, "request_bytes", len(body))
 	call := c.call(op, http.MethodPost, "/v1/chat/completions", body)
 	call.Accept = "application/json"
-	resp, err := wire.Do(ctx, c.hc, call)
+	resp, start, err := wire.SendChat(ctx, c.hc, c.log, call, req.Model, false)
 	if err != nil {
-		c.log.Debug("chat request failed", "model", req.Model, "elapsed", time.Since(start), "err", err)
 		return nil, err
 	}
 	defer resp.Body.Close()
-	raw, err := wire.ReadBody(op, resp.Body)
+	raw, err := wire.ReadAll(ctx, op, resp.Body)
 	if err != nil {
-		return nil, wire.ReadError(ctx, op, err)
+		return nil, err
 	}
 	res, err := decodeCompletion(op, raw, req.Model)
 	if err != nil {
@@ -209,42 +194,24 @@ func (c *Client) ChatStream(ctx context.Context, req *backends.ChatRequest, onDe
 	}
 	reqCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	start := time.Now()
-	c.log.Debug("chat request sent", "model", req.Model, "stream", true, "request_bytes", len(body))
 	call := c.call(op, http.MethodPost, "/v1/chat/completions", body)
 	call.Accept = "text/event-stream"
-	resp, err := wire.Do(reqCtx, c.hc, call)
+	resp, start, err := wire.SendChat(reqCtx, c.hc, c.log, call, req.Model, true)
 	if err != nil {
-		c.log.Debug("chat request failed", "model", req.Model, "elapsed", time.Since(start), "err", err)
 		return nil, err
 	}
 	defer resp.Body.Close()
-	c.log.Debug("stream opened", "model", req.Model, "status", resp.StatusCode, "content_type", resp.Header.Get("Content-Type"), "elapsed", time.Since(start))
-
 	if isJSON(resp.Header.Get("Content-Type")) {
 		// The server ignored stream:true and answered one completion: deliver it as
 		// deltas rather than parse it as an (empty) event stream.
 		return c.unstreamed(ctx, op, resp, req.Model, onDelta)
 	}
-	meter := &wire.Meter{R: resp.Body, Start: start}
 	p := newParser(c.log, req.Model, onDelta)
 	p.Start = start
-	perr := p.run(meter)
-	p.logEnd(meter, perr)
-	if perr != nil {
-		cancel()
-		if ab, ok := perr.(*wire.Aborted); ok {
-			return nil, fmt.Errorf("%s: aborted: %w", op, ab.Err)
-		}
-		if se, ok := perr.(*wire.ServerError); ok {
-			return nil, fmt.Errorf("%s: server reported an error mid-stream: %s", op, se.Msg)
-		}
-		return nil, wire.ReadError(ctx, op, perr)
+	res, err := wire.ReadStream(ctx, op, cancel, resp.Body, start, p)
+	if err != nil {
+		return nil, err
 	}
-	if ctx.Err() != nil { // a cancelled request never looks like a finished answer
-		return nil, wire.CtxError(ctx, op)
-	}
-	res := p.result()
 	thinkingOnlyHint(c.log, res)
 	return res, nil
 }
@@ -252,9 +219,9 @@ func (c *Client) ChatStream(ctx context.Context, req *backends.ChatRequest, onDe
 // unstreamed handles a JSON completion answered to a streaming request.
 func (c *Client) unstreamed(ctx context.Context, op string, resp *http.Response, model string, onDelta func(backends.Delta) error) (*backends.ChatResult, error) {
 	c.log.Debug("stream request answered without streaming", "model", model, "content_type", resp.Header.Get("Content-Type"))
-	raw, err := wire.ReadBody(op, resp.Body)
+	raw, err := wire.ReadAll(ctx, op, resp.Body)
 	if err != nil {
-		return nil, wire.ReadError(ctx, op, err)
+		return nil, err
 	}
 	res, err := decodeCompletion(op, raw, model)
 	if err != nil {
@@ -300,9 +267,9 @@ func (c *Client) Speech(ctx context.Context, req *backends.SpeechRequest) (*back
 		return nil, err
 	}
 	defer resp.Body.Close()
-	audio, err := wire.ReadBody(op, resp.Body)
+	audio, err := wire.ReadAll(ctx, op, resp.Body)
 	if err != nil {
-		return nil, wire.ReadError(ctx, op, err)
+		return nil, err
 	}
 	if len(audio) == 0 {
 		return nil, fmt.Errorf("%s: %w: TTS server returned an empty audio body (status %s)", op, backends.ErrBadResponse, resp.Status)
@@ -337,42 +304,21 @@ func decodeCompletion(op string, raw []byte, reqModel string) (*backends.ChatRes
 	if thinking == "" {
 		thinking = jsonString(ch.Message.Reasoning)
 	}
-	role := ch.Message.Role
-	if role == "" {
-		role = "assistant"
-	}
 	finish := "stop"
 	if ch.FinishReason != nil && *ch.FinishReason != "" {
 		finish = *ch.FinishReason
 	}
-	model := r.Model
-	if model == "" {
-		model = reqModel
-	}
-	res := &backends.ChatResult{
-		Choices: []backends.Choice{{
-			Message: backends.Message{
-				Role:      role,
-				Content:   content,
-				Thinking:  thinking,
-				ToolCalls: wire.ToolCalls(ch.Message.ToolCalls),
-			},
-			FinishReason: finish,
-		}},
-		Usage: fixUsage(r.Usage),
-		Model: model,
-	}
-	return res, nil
+	return wire.Answer(backends.Message{
+		Role:      cmp.Or(ch.Message.Role, "assistant"),
+		Content:   content,
+		Thinking:  thinking,
+		ToolCalls: wire.ToolCalls(ch.Message.ToolCalls),
+	}, finish, fixUsage(r.Usage), cmp.Or(r.Model, reqModel)), nil
 }
 
-// thinkingOnlyHint logs L19: an answer that is all reasoning is valid, but usually means
-// the token budget ran out while the model was still thinking.
+// thinkingOnlyHint logs L19 (see wire.ThinkingOnlyHint) with the finish reason.
 func thinkingOnlyHint(log *slog.Logger, res *backends.ChatResult) {
-	m := res.Choices[0].Message
-	if m.Content == "" && m.Thinking != "" && len(m.ToolCalls) == 0 {
-		log.Warn("answer has reasoning but no content; the model probably ran out of tokens while thinking, raise max_tokens",
-			"model", res.Model, "thinking_bytes", len(m.Thinking), "finish_reason", res.Choices[0].FinishReason)
-	}
+	wire.ThinkingOnlyHint(log, res, "finish_reason", res.Choices[0].FinishReason)
 }
 
 // fixUsage fills total_tokens when a server left it out (the sum of two reported counts

@@ -2,6 +2,7 @@ package openai
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -81,10 +82,10 @@ func newParser(log *slog.Logger, model string, onDelta func(backends.Delta) erro
 	return &parser{Stream: wire.Stream{Log: log, OnDelta: onDelta, Start: time.Now()}, model: model, lastTool: -1}
 }
 
-// run reads r to its end ([DONE] does not end the read). It returns nil at a clean end
+// Parse reads r to its end ([DONE] does not end the read). It returns nil at a clean end
 // of input, *wire.Aborted when onDelta failed, *wire.ServerError for an error payload, or
 // the read error.
-func (p *parser) run(r io.Reader) error { return p.Run(r, p.line) }
+func (p *parser) Parse(r io.Reader) error { return p.Run(r, p.line) }
 
 // line handles one SSE line. Only data: lines carry chunks; blank lines, comments
 // (":…") and other fields (event:, id:, retry:) are skipped.
@@ -211,21 +212,10 @@ func (p *parser) maxTool() int {
 // [DONE]); a stream with neither was cut short.
 func (p *parser) complete() bool { return p.finish != "" || p.sawDone }
 
-// result builds the answer from everything seen.
-func (p *parser) result() *backends.ChatResult {
-	finish := p.finish
-	if finish == "" {
-		finish = "stop"
-	}
-	res := &backends.ChatResult{
-		Choices: []backends.Choice{{
-			Message:      p.Message(),
-			FinishReason: finish,
-		}},
-		Usage:      fixUsage(p.usage),
-		Model:      p.model,
-		Incomplete: !p.complete(),
-	}
+// Result builds the answer from everything seen.
+func (p *parser) Result() *backends.ChatResult {
+	res := wire.Answer(p.Message(), cmp.Or(p.finish, "stop"), fixUsage(p.usage), p.model)
+	res.Incomplete = !p.complete()
 	if len(p.tools) > 0 {
 		keys := make([]int, 0, len(p.tools))
 		for k := range p.tools {
@@ -245,8 +235,8 @@ func (p *parser) result() *backends.ChatResult {
 	return res
 }
 
-// logEnd writes the end-of-stream diagnostics (L20).
-func (p *parser) logEnd(m *wire.Meter, err error) {
+// End writes the end-of-stream diagnostics (L20).
+func (p *parser) End(m *wire.Meter, err error) {
 	attrs := []any{"model", p.model, "finish_reason", p.finish, "done_marker", p.sawDone, "usage", p.usage != nil,
 		"lines", p.Lines, "events", p.events, "bytes", m.N, "first_bytes_after", m.First,
 		"content_deltas", p.ContentDeltas, "thinking_deltas", p.ThinkingDeltas, "tool_calls", len(p.tools),

@@ -19,10 +19,10 @@ func parse(t *testing.T, body string) (*backends.ChatResult, []backends.Delta, e
 		deltas = append(deltas, d)
 		return nil
 	})
-	if err := p.run(strings.NewReader(body)); err != nil {
+	if err := p.Parse(strings.NewReader(body)); err != nil {
 		return nil, deltas, err
 	}
-	return p.result(), deltas, nil
+	return p.Result(), deltas, nil
 }
 
 func sse(payloads ...string) string {

@@ -2,6 +2,12 @@
 // request encoding that never re-types or HTML-escapes the caller's JSON, the mapping of
 // transport failures and non-2xx answers to the errors in package backends, and bounded
 // one-line excerpts for error messages.
+//
+// It also holds what every chat call does whatever the API: the request checks and
+// debug diagnostics (SendChat), the streaming bookkeeping a parser embeds (Stream: lines,
+// deltas, skipped lines, end-of-stream log), the mapping of a stream's end to what
+// ChatStream returns (ReadStream), and the one-choice result (Answer). What a line or an
+// answer means stays in each adapter.
 package wire
 
 import (
