@@ -11,6 +11,7 @@ import (
 
 	"github.com/pin-client/pin-client/backends"
 	"github.com/pin-client/pin-client/backends/backendtest"
+	"github.com/pin-client/pin-client/backends/internal/adaptertest"
 	"github.com/pin-client/pin-client/backends/ollama"
 )
 
@@ -43,13 +44,7 @@ func TestLogging(t *testing.T) {
 	c := ollama.New(f.URL, ollama.Options{Logger: log})
 	req := &backends.ChatRequest{Model: "m", Messages: json.RawMessage(`[{"role":"user","content":"SECRET-PROMPT"}]`)}
 	for _, stream := range []bool{false, true} {
-		var err error
-		if stream {
-			_, err = c.ChatStream(t.Context(), req, nil)
-		} else {
-			_, err = c.Chat(t.Context(), req)
-		}
-		if err != nil {
+		if _, err := adaptertest.Chat(t.Context(), c, stream, req); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,13 +1,11 @@
 package openai
 
 import (
-	"bytes"
-	"log/slog"
-	"runtime"
 	"testing"
 
 	"github.com/pin-client/pin-client/backends"
 	"github.com/pin-client/pin-client/backends/backendtest"
+	"github.com/pin-client/pin-client/backends/internal/adaptertest"
 )
 
 // BenchmarkParseStream measures the SSE parse cost per streamed token (one chunk per
@@ -23,30 +21,8 @@ func BenchmarkParseStream(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			const tokens = 1000
-			sc := backendtest.Script{}
-			for range tokens {
-				sc.Deltas = append(sc.Deltas, backends.Delta{Kind: c.kind, Text: " token"})
-			}
-			body := backendtest.OpenAIStream(c.fl, sc, "local-model", true)
-			log := slog.New(slog.DiscardHandler)
-			noop := func(backends.Delta) error { return nil }
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			var ms0, ms1 runtime.MemStats
-			runtime.ReadMemStats(&ms0)
-			b.ResetTimer()
-			for b.Loop() {
-				p := newParser(log, "local-model", noop)
-				if err := p.Parse(bytes.NewReader(body)); err != nil {
-					b.Fatal(err)
-				}
-				p.Result()
-			}
-			b.StopTimer()
-			runtime.ReadMemStats(&ms1)
-			n := float64(b.N) * tokens
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/token")
-			b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/n, "allocs/token")
+			body := backendtest.OpenAIStream(c.fl, adaptertest.Tokens(c.kind, tokens), "local-model", true)
+			adaptertest.BenchParse(b, testParser, "local-model", body, tokens)
 		})
 	}
 }

@@ -9,20 +9,22 @@ import (
 	"testing"
 
 	"github.com/pin-client/pin-client/backends"
+	"github.com/pin-client/pin-client/backends/internal/adaptertest"
 	"github.com/pin-client/pin-client/backends/internal/wire"
 )
 
+// discard is the logger of every test parser.
+var discard = slog.New(slog.DiscardHandler)
+
+// testParser is this adapter's parser for the shared harness (adaptertest).
+func testParser(model string, onDelta func(backends.Delta) error) adaptertest.Parser {
+	return newParser(discard, model, onDelta)
+}
+
+// parse runs the stream parser over body and returns the result and deltas.
 func parse(t *testing.T, body string) (*backends.ChatResult, []backends.Delta, error) {
 	t.Helper()
-	var deltas []backends.Delta
-	p := newParser(slog.New(slog.DiscardHandler), "asked", func(d backends.Delta) error {
-		deltas = append(deltas, d)
-		return nil
-	})
-	if err := p.Parse(strings.NewReader(body)); err != nil {
-		return nil, deltas, err
-	}
-	return p.Result(), deltas, nil
+	return adaptertest.Parse(testParser, "asked", strings.NewReader(body))
 }
 
 func sse(payloads ...string) string {
