@@ -23,6 +23,9 @@ GOBUILD  := $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 
 # Fuzzing: each Fuzz target runs for FUZZTIME (one package and one target per go test).
 FUZZTIME ?= 15s
+# Relay benchmark report (bench/relaybench), and extra flags such as -quick or -v.
+BENCH_OUT  ?= bench/results.json
+BENCH_ARGS ?=
 # Pinned Fyne packaging tool (reads FyneApp.toml next to the root main.go).
 FYNE_TOOL ?= fyne.io/tools/cmd/fyne@v1.7.4
 # pin-clientd release targets (pure Go).
@@ -56,9 +59,8 @@ test: ## go test -race over the whole module (needs the Fyne apt packages, see d
 fuzz: ## run every Fuzz* target for FUZZTIME each (found with grep, new ones included)
 	FUZZTIME=$(FUZZTIME) GO=$(GO) ./.ci/fuzz.sh
 
-bench: ## relay benchmark: direct vs relayed, both transports (prints a table, writes bench.json)
-	@test -d e2e/bench || { echo "bench: e2e/bench does not exist yet (issue 4 benchmark)" >&2; exit 1; }
-	$(GO) run ./e2e/bench -out $(DIST)/bench.json
+bench: ## relay benchmark, direct vs relayed, both transports: table + BENCH_OUT (BENCH_ARGS=-quick for a smoke run)
+	$(GO) run ./bench/relaybench -out $(BENCH_OUT) $(BENCH_ARGS)
 
 lint: ## gofmt must list nothing; go vet must pass
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*')); \
