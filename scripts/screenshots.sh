@@ -46,9 +46,11 @@ go build -o "$WORK/traytool" ./app/internal/traytool
 # ---- a stub Ollama: enough of /api for detection, the engine and a streamed answer.
 OLLAMA_PORT=$(free_port)
 cat > "$WORK/ollama_stub.py" <<'PY'
-import json, sys
+import json, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 MODELS = ["llama3.1:8b", "qwen3:4b"]
+ANSWERS = {"capital of France": "Paris", "symbol for gold": "Au", "17 + 25": "42",
+           "9 times 8": "72", "exactly the word OK": "OK", "last word of this sentence": "fox"}
 class H(BaseHTTPRequestHandler):
     def log_message(self, *a): pass
     def send_json(self, obj, code=200):
@@ -65,8 +67,15 @@ class H(BaseHTTPRequestHandler):
         if self.path == "/api/show": return self.send_json({"capabilities": ["completion", "tools"], "model_info": {}})
         if self.path != "/api/chat": return self.send_json({"error": "not found"}, 404)
         model, words = body.get("model", MODELS[0]), ["Hello", " from", " a", " PIN", " node."]
+        last = (body.get("messages") or [{}])[-1].get("content", "")
+        interview = False
+        for q, a in ANSWERS.items():  # the interview of `pin-clientd gateway --interview`
+            if q in last: words, interview = [a], True
         final = {"model": model, "message": {"role": "assistant", "content": ""}, "done": True,
                  "done_reason": "stop", "prompt_eval_count": 240, "eval_count": 760}
+        if interview:  # a plausible GPU pace: 2 tokens in 50 ms
+            final["prompt_eval_count"], final["eval_count"] = 20, 2
+            time.sleep(0.05)
         if not body.get("stream", True):
             final["message"]["content"] = "".join(words)
             return self.send_json(final)
@@ -83,7 +92,7 @@ OLLAMA_URL=http://127.0.0.1:$OLLAMA_PORT
 
 # ---- the local gateway; it prints serverUrl=, clientId=, apiSecret=, consumerUrl=.
 GW_PORT=$(free_port)
-"$WORK/pin-clientd" gateway --addr "127.0.0.1:$GW_PORT" > "$WORK/gateway.out" 2> "$WORK/gateway.err" &
+"$WORK/pin-clientd" gateway --interview --addr "127.0.0.1:$GW_PORT" > "$WORK/gateway.out" 2> "$WORK/gateway.err" &
 PIDS+=($!)
 GW_SERVER= GW_CLIENT= GW_SECRET= GW_CONSUMER= GW_KEY=
 for _ in $(seq 150); do
