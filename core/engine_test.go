@@ -526,3 +526,23 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+func TestStatusLogLines(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok(), nil)
+		c := r.conn()
+		c.in <- inferReq("r1", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[{"role":"user","content":"my secret prompt"}]`)})
+		synctest.Wait()
+		var lines []string
+		for _, l := range r.e.Status().Log {
+			lines = append(lines, l.Message)
+		}
+		all := strings.Join(lines, "\n")
+		if !strings.Contains(all, "[INFERENCE] job done") || !strings.Contains(all, "[NODE] node registered") {
+			t.Fatalf("log lines:\n%s", all)
+		}
+		if strings.Contains(all, "my secret prompt") || strings.Contains(all, "pin_sk_test_fake") {
+			t.Fatalf("prompt or secret in the status log:\n%s", all)
+		}
+	})
+}

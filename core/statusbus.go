@@ -77,6 +77,7 @@ func (b *bus) subscribe(ctx context.Context) <-chan Status {
 type logRing struct {
 	next     slog.Handler
 	attrs    string // preformatted attributes of With
+	tag      string // a With("tag", …)
 	shared   *ringState
 	onRecord func()
 }
@@ -105,13 +106,21 @@ func (h *logRing) Handle(ctx context.Context, r slog.Record) error {
 		return err
 	}
 	var sb strings.Builder
-	sb.WriteString(r.Message)
+	tag := h.tag
 	sb.WriteString(h.attrs)
 	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "tag" {
+			tag = a.Value.String()
+			return true
+		}
 		writeAttr(&sb, "", a)
 		return true
 	})
-	h.shared.add(LogLine{Time: r.Time, Level: r.Level, Message: sb.String()})
+	msg := r.Message + sb.String()
+	if tag != "" { // the operator-known tags of the original daemon, as in the log
+		msg = "[" + strings.ToUpper(tag) + "] " + msg
+	}
+	h.shared.add(LogLine{Time: r.Time, Level: r.Level, Message: msg})
 	if h.onRecord != nil {
 		h.onRecord()
 	}
@@ -132,15 +141,20 @@ func writeAttr(sb *strings.Builder, prefix string, a slog.Attr) {
 func (h *logRing) WithAttrs(as []slog.Attr) slog.Handler {
 	var sb strings.Builder
 	sb.WriteString(h.attrs)
+	tag := h.tag
 	for _, a := range as {
+		if a.Key == "tag" {
+			tag = a.Value.String()
+			continue
+		}
 		writeAttr(&sb, "", a)
 	}
-	return &logRing{next: h.next.WithAttrs(as), attrs: sb.String(), shared: h.shared, onRecord: h.onRecord}
+	return &logRing{next: h.next.WithAttrs(as), attrs: sb.String(), tag: tag, shared: h.shared, onRecord: h.onRecord}
 }
 
 // WithGroup keeps the ring flat: grouped attributes are shown with their plain keys.
 func (h *logRing) WithGroup(name string) slog.Handler {
-	return &logRing{next: h.next.WithGroup(name), attrs: h.attrs, shared: h.shared, onRecord: h.onRecord}
+	return &logRing{next: h.next.WithGroup(name), attrs: h.attrs, tag: h.tag, shared: h.shared, onRecord: h.onRecord}
 }
 
 func (s *ringState) add(l LogLine) {
