@@ -11,8 +11,7 @@ import (
 // changes nothing; the result always marshals and equals the deltas it reported
 // (adaptertest.Fuzz).
 func FuzzParseStream(f *testing.F) {
-	sc := backendtest.Answer("Grü", "ße 世界 🎉").Thinking("hm")
-	sc.ToolCalls = []backendtest.ToolCall{{Name: "f", Arguments: `{"a":[1,"ü"]}`}}
+	sc := adaptertest.FuzzScript()
 	f.Add(backendtest.OllamaStream(sc, "m"), uint16(7))
 	sc.Noise, sc.OmitDone = true, true
 	f.Add(backendtest.OllamaStream(sc, "m"), uint16(3))

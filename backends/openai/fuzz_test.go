@@ -11,8 +11,7 @@ import (
 // changes nothing; the result always marshals and equals the deltas it reported
 // (adaptertest.Fuzz).
 func FuzzParseStream(f *testing.F) {
-	sc := backendtest.Answer("Grü", "ße 世界 🎉").Thinking("hm")
-	sc.ToolCalls = []backendtest.ToolCall{{Name: "f", Arguments: `{"a":[1,"ü"]}`}}
+	sc := adaptertest.FuzzScript()
 	f.Add(backendtest.OpenAIStream(backendtest.LlamaCpp, sc, "m", true), uint16(7))
 	sc.Noise = true
 	f.Add(backendtest.OpenAIStream(backendtest.VLLM, sc, "m", true), uint16(3))

@@ -99,6 +99,14 @@ func Fuzz(f *testing.F, newParser NewParser) {
 	})
 }
 
+// FuzzScript is the answer the fuzz targets seed from: multibyte text cut mid-word across
+// deltas, thinking, and one tool call with non-ASCII arguments.
+func FuzzScript() backendtest.Script {
+	sc := backendtest.Answer("Grü", "ße 世界 🎉").Thinking("hm")
+	sc.ToolCalls = []backendtest.ToolCall{{Name: "f", Arguments: `{"a":[1,"ü"]}`}}
+	return sc
+}
+
 // Tokens is a script of n deltas of kind, one " token" each.
 func Tokens(kind backends.DeltaKind, n int) backendtest.Script {
 	sc := backendtest.Script{}
