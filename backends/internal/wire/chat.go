@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -39,6 +40,9 @@ func Messages(op string, req *backends.ChatRequest) (json.RawMessage, error) {
 // is classified by ReadError.
 func ReadAll(ctx context.Context, op string, r io.Reader) ([]byte, error) {
 	b, err := ReadBody(op, r)
+	if errors.Is(err, backends.ErrBadResponse) { // too large: the answer, not the link, is wrong
+		return nil, err
+	}
 	if err != nil {
 		return nil, ReadError(ctx, op, err)
 	}

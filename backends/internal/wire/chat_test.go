@@ -89,3 +89,14 @@ func TestMessages(t *testing.T) {
 		}
 	}
 }
+
+func TestReadAllTooLargeIsABadAnswerNotALostLink(t *testing.T) {
+	_, err := ReadAll(context.Background(), "chat", io.LimitReader(zeroReader{}, MaxBody+10))
+	if !errors.Is(err, backends.ErrBadResponse) || errors.Is(err, ErrLost) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
