@@ -62,10 +62,12 @@ fuzz: ## run every Fuzz* target for FUZZTIME each (found with grep, new ones inc
 bench: ## relay benchmark, direct vs relayed, both transports: table + BENCH_OUT (BENCH_ARGS=-quick for a smoke run)
 	$(GO) run ./bench/relaybench -out $(BENCH_OUT) $(BENCH_ARGS)
 
-lint: ## gofmt must list nothing; go vet must pass
+lint: ## gofmt must list nothing; go vet must pass; shell and node scripts must parse
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*')); \
 	if [ -n "$$out" ]; then echo "gofmt: these files need 'gofmt -w':"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@for f in .ci/run $$(find .ci e2e scripts -name '*.sh' 2>/dev/null); do bash -n $$f || exit 1; done
+	@if command -v node >/dev/null; then for f in $$(find e2e -name '*.mjs' -not -path '*/node_modules/*'); do node --check $$f || exit 1; done; fi
 
 cross: ## pin-clientd for linux/darwin/windows x amd64/arm64 into dist/
 	@mkdir -p $(DIST)
