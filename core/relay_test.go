@@ -275,10 +275,11 @@ func TestRelayInterviewRealTTFT(t *testing.T) {
 			t.Fatalf("results = %+v", res.Results)
 		}
 		for _, p := range res.Results {
-			// real sockets on a shared CI machine: only the lower bound is tight here;
-			// TestInterviewTTFTExact pins it to the millisecond on a fake clock
-			if d := time.Duration(p.TTFTMs)*time.Millisecond - ttft; d < 0 || d > 40*time.Millisecond {
-				t.Errorf("%s: ttft %d ms, want about %v", p.PromptID, p.TTFTMs, ttft)
+			// Real sockets on a shared CI machine: no upper wall-clock bound here (it
+			// flakes under load); TestInterviewTTFTExact pins TTFT to the configured
+			// delay on a fake clock. Here: never before the first token could exist.
+			if time.Duration(p.TTFTMs)*time.Millisecond < ttft {
+				t.Errorf("%s: ttft %d ms, before the first token (%v)", p.PromptID, p.TTFTMs, ttft)
 			}
 			if p.TotalMs < p.TTFTMs+10 || p.Response != "4 yes" || p.Error != "" {
 				t.Errorf("%s: %+v", p.PromptID, p)
