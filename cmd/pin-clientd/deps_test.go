@@ -19,6 +19,9 @@ func deps(t *testing.T, pkg, goos string) []string {
 	return strings.Fields(string(out))
 }
 
+// guiModule is the GUI toolkit the daemon must never link.
+const guiModule = "fyne.io"
+
 // TestDaemonDependencies is the design's dependency direction (design.md §2), checked
 // on what really links, Tailscale deptest style.
 func TestDaemonDependencies(t *testing.T) {
@@ -28,7 +31,7 @@ func TestDaemonDependencies(t *testing.T) {
 	const mod = "github.com/pin-client/pin-client/"
 	for _, goos := range []string{"linux", "darwin", "windows"} {
 		for _, d := range deps(t, "./", goos) {
-			if strings.HasPrefix(d, "fyne.io/") || strings.Contains(d, "go-gl") {
+			if strings.HasPrefix(d, guiModule+"/") || strings.Contains(d, "go-gl") {
 				t.Errorf("%s: pin-clientd links %s; the daemon must stay GUI-free (no cgo)", goos, d)
 			}
 			if strings.HasPrefix(d, mod+"app") {
