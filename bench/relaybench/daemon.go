@@ -83,6 +83,7 @@ func startDaemon(bin, dir, cfgPath, secret string, threads int, env []string, lo
 		"PIN_API_SECRET=" + secret}
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = procAttr()
 	d := &daemon{cmd: cmd, exited: make(chan struct{}), logPath: logPath}
 	d.started = time.Now()
 	if err := cmd.Start(); err != nil {

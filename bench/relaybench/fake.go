@@ -61,7 +61,7 @@ type registry struct {
 // timing is one stream's timestamps, as durations since the harness epoch.
 type timing struct {
 	backendIn    atomic.Int64 // fake parsed the request
-	backendFirst atomic.Int64 // fake wrote the first token
+	backendFirst atomic.Int64 // fake is about to write the first token
 }
 
 func newRegistry() *registry { return &registry{recs: map[string]*timing{}} }
@@ -208,13 +208,13 @@ func (f *fakeBackend) chat(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
+		if i == 0 && rec != nil {
+			rec.backendFirst.Store(since()) // before the write: the client may parse it at once
+		}
 		if _, err := w.Write(tokenBytes); err != nil {
 			return
 		}
 		fl.Flush()
-		if i == 0 && rec != nil {
-			rec.backendFirst.Store(since())
-		}
 	}
 	tail := stopFrame
 	if c.StreamOptions != nil && c.StreamOptions.IncludeUsage {
