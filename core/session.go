@@ -202,49 +202,8 @@ func (s *session) registerAll(ctx context.Context, first bool) {
 		return
 	}
 	var union []string
-	for i, n := range e.nodes {
-		models := found[i]
-		if errs[i] != nil {
-			models = n.modelList() // keep what we had on a refresh; nothing on the first try
-			if first {
-				models = nil
-			}
-			e.updateNode(i, func(ns *NodeStatus) {
-				ns.BackendOK = false
-				ns.BackendError = backendHint(n.cfg.APIMode, n.cfg.InferenceURI, errs[i])
-			})
-			if first || !s.warnedOnce("discover:"+n.cfg.Alias) {
-				s.log.Error("cannot list models", "tag", "node", "node", n.cfg.Alias, "err", errs[i],
-					"fix", backendHint(n.cfg.APIMode, n.cfg.InferenceURI, errs[i]))
-			}
-		} else {
-			s.clearWarned("discover:" + n.cfg.Alias)
-		}
-		models = slices.Clone(models)
-		slices.Sort(models)
-		models = slices.Compact(models)
-		changed := !slices.Equal(models, n.modelList())
-		n.models.Store(&models)
-		if errs[i] == nil {
-			e.updateNode(i, func(ns *NodeStatus) { ns.BackendOK, ns.BackendError, ns.Models = true, "", models })
-			if len(models) == 0 {
-				s.log.Warn("backend has no models; pull one (e.g. `ollama pull llama3:8b`) or load one in your server", "tag", "node", "node", n.cfg.Alias)
-			}
-		}
-		s.reportProblems(i, problems[i])
-		adv := advertised(n)
-		union = append(union, adv...)
-		if first || changed {
-			reg := protocol.RegisterNode{
-				Alias: n.cfg.Alias, Models: adv, Capacity: n.cfg.Capacity, Region: n.cfg.Region,
-				PricePerThousandTokens: n.cfg.Price(), InterviewModel: n.cfg.InterviewModel, APIMode: n.cfg.APIMode,
-			}
-			if err := s.conn.Register(ctx, reg); err != nil {
-				s.log.Warn("node registration failed", "tag", "node", "node", n.cfg.Alias, "err", err)
-			} else {
-				s.log.Info("node registered", "tag", "node", "node", n.cfg.Alias, "models", len(adv), "capacity", n.cfg.Capacity, "region", n.cfg.Region)
-			}
-		}
+	for i := range e.nodes {
+		union = append(union, s.applyNode(ctx, i, found[i], errs[i], problems[i], first)...)
 	}
 	slices.Sort(union)
 	union = slices.Compact(union)
@@ -253,6 +212,50 @@ func (s *session) registerAll(ctx context.Context, first bool) {
 			s.log.Warn("model list re-assertion failed", "err", err)
 		}
 	}
+}
+
+// applyNode records one node's discovery and check results, registers the node when
+// this is the session's first registration or its models changed, and returns the
+// models it advertises. A failed discovery keeps the models known before (none on a
+// session's first registration).
+func (s *session) applyNode(ctx context.Context, i int, models []string, err error, problems []NodeProblem, first bool) []string {
+	e, n := s.e, s.e.nodes[i]
+	if err != nil {
+		models = nil
+		if !first {
+			models = n.modelList()
+		}
+		hint := backendHint(n.cfg.APIMode, n.cfg.InferenceURI, err)
+		e.updateNode(i, func(ns *NodeStatus) { ns.BackendOK, ns.BackendError = false, hint })
+		if !s.warnedOnce("discover:" + n.cfg.Alias) {
+			s.log.Error("cannot list models", "tag", "node", "node", n.cfg.Alias, "err", err, "fix", hint)
+		}
+	} else {
+		s.clearWarned("discover:" + n.cfg.Alias)
+	}
+	models = slices.Compact(slices.Sorted(slices.Values(models)))
+	changed := !slices.Equal(models, n.modelList())
+	n.models.Store(&models)
+	if err == nil {
+		e.updateNode(i, func(ns *NodeStatus) { ns.BackendOK, ns.BackendError, ns.Models = true, "", models })
+		if len(models) == 0 && !s.warnedOnce("nomodels:"+n.cfg.Alias) {
+			s.log.Warn("backend has no models; pull one (e.g. `ollama pull llama3:8b`) or load one in your server", "tag", "node", "node", n.cfg.Alias)
+		}
+	}
+	s.reportProblems(i, problems)
+	adv := advertised(n)
+	if first || changed {
+		reg := protocol.RegisterNode{
+			Alias: n.cfg.Alias, Models: adv, Capacity: n.cfg.Capacity, Region: n.cfg.Region,
+			PricePerThousandTokens: n.cfg.Price(), InterviewModel: n.cfg.InterviewModel, APIMode: n.cfg.APIMode,
+		}
+		if err := s.conn.Register(ctx, reg); err != nil {
+			s.log.Warn("node registration failed", "tag", "node", "node", n.cfg.Alias, "err", err)
+		} else {
+			s.log.Info("node registered", "tag", "node", "node", n.cfg.Alias, "models", len(adv), "capacity", n.cfg.Capacity, "region", n.cfg.Region)
+		}
+	}
+	return adv
 }
 
 // reportProblems shows a node's check findings in its status and logs those not
