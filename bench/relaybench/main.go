@@ -3,7 +3,7 @@
 // the same consumer going through the local PIN gateway and the real pin-clientd to the
 // same backend (relayed), once per operator transport (sse, ws).
 //
-//	go run ./bench/relaybench -out bench/results.json     # full run, about 2 minutes
+//	go run ./bench/relaybench -out bench/results.json     # full run, about a minute
 //	go run ./bench/relaybench -quick                       # smoke run, under 30 s
 //
 // Everything but the daemon runs in this process: the fake backend (bench/relaybench's
