@@ -148,12 +148,15 @@ type unitData struct {
 	Env              []string // KEY=value, sorted, quoted for systemd
 	TimeoutStopSec   int
 	RestartSec       int
+	User             bool // a systemd --user unit
 }
 
-// systemdSystemUnit is the system unit: started at boot after the network is up,
-// SIGTERM to the main process only (KillMode=mixed) so it can drain, then SIGKILL to
-// everything left at TimeoutStopSec.
-const systemdSystemUnit = `[Unit]
+// systemdUnit is both units. The system unit starts at boot after the network is up,
+// with a little hardening; the user unit hooks into default.target (user managers have
+// no multi-user.target) to start at login, or at boot with lingering. Both send SIGTERM
+// to the main process only (KillMode=mixed) so it can drain, then SIGKILL to everything
+// left at TimeoutStopSec.
+const systemdUnit = `[Unit]
 Description={{.Description}}
 After=network-online.target
 Wants=network-online.target
@@ -171,37 +174,13 @@ Restart=on-failure
 RestartSec={{.RestartSec}}
 KillMode=mixed
 TimeoutStopSec={{.TimeoutStopSec}}
+{{- if not .User}}
 NoNewPrivileges=true
 PrivateTmp=true
+{{- end}}
 
 [Install]
-WantedBy=multi-user.target
-`
-
-// systemdUserUnit is the user unit. A user manager has no network-online.target of its
-// own, and default.target (not multi-user.target, which user managers lack) is what
-// "enable" must hook into for the unit to start at login (or at boot with lingering).
-const systemdUserUnit = `[Unit]
-Description={{.Description}}
-After=network-online.target
-Wants=network-online.target
-
-[Service]
-Type=simple
-ExecStart={{.ExecStart}}
-{{- if .WorkingDirectory}}
-WorkingDirectory={{.WorkingDirectory}}
-{{- end}}
-{{- range .Env}}
-Environment={{.}}
-{{- end}}
-Restart=on-failure
-RestartSec={{.RestartSec}}
-KillMode=mixed
-TimeoutStopSec={{.TimeoutStopSec}}
-
-[Install]
-WantedBy=default.target
+WantedBy={{if .User}}default.target{{else}}multi-user.target{{end}}
 `
 
 // renderSystemdUnit renders the system or user unit for o.
@@ -221,13 +200,10 @@ func renderSystemdUnit(o *Options) (string, error) {
 		Env:              env,
 		TimeoutStopSec:   o.managerDeadline(),
 		RestartSec:       int(RestartDelay / time.Second),
-	}
-	src := systemdSystemUnit
-	if o.User {
-		src = systemdUserUnit
+		User:             o.User,
 	}
 	var b strings.Builder
-	if err := template.Must(template.New("unit").Parse(src)).Execute(&b, d); err != nil {
+	if err := template.Must(template.New("unit").Parse(systemdUnit)).Execute(&b, d); err != nil {
 		return "", err
 	}
 	return b.String(), nil
