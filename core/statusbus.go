@@ -86,6 +86,7 @@ type ringState struct {
 	mu    sync.Mutex
 	lines []LogLine // guarded by mu; ring of cap n
 	start int       // guarded by mu
+	snap  []LogLine // guarded by mu: the last snapshot, nil once a line was added
 	n     int
 }
 
@@ -160,6 +161,7 @@ func (h *logRing) WithGroup(name string) slog.Handler {
 func (s *ringState) add(l LogLine) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.snap = nil
 	if len(s.lines) < s.n {
 		s.lines = append(s.lines, l)
 		return
@@ -168,10 +170,16 @@ func (s *ringState) add(l LogLine) {
 	s.start = (s.start + 1) % s.n
 }
 
+// snapshot returns the lines oldest first. The slice is shared by every snapshot taken
+// until the next line arrives (Status is immutable), so publishing a status that did not
+// log anything copies nothing.
 func (s *ringState) snapshot() []LogLine {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]LogLine, 0, len(s.lines))
-	out = append(out, s.lines[s.start:]...)
-	return append(out, s.lines[:s.start]...)
+	if s.snap == nil {
+		s.snap = make([]LogLine, 0, len(s.lines))
+		s.snap = append(s.snap, s.lines[s.start:]...)
+		s.snap = append(s.snap, s.lines[:s.start]...)
+	}
+	return s.snap
 }

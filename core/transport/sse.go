@@ -36,11 +36,17 @@ type sseConn struct {
 	linkCx context.Context // cancelled by Close; parent of every request
 	cancel context.CancelFunc
 
-	in   *inbox
-	q    *outQueue
-	once sync.Once
-	wg   sync.WaitGroup
+	in    *inbox
+	lanes []*outQueue // uplink lanes; every message of one request goes to the same lane
+	once  sync.Once
+	wg    sync.WaitGroup
 }
+
+// uplinkLanes is how many uplink workers POST at once. Each lane is FIFO and a request's
+// messages always use the same lane, so a request's chunks still precede its result
+// (§10.3); lanes only let different requests' POSTs overlap, so 64 interleaved
+// streams do not queue behind one another's round trips.
+const uplinkLanes = 4
 
 // NewHTTPClient is the per-session SSE client: connect and TLS timeouts only, no overall
 // timeout (a 60 s total timeout once killed healthy streams, L15).
@@ -51,7 +57,7 @@ func NewHTTPClient() *http.Client {
 		DialContext:           d.DialContext,
 		TLSHandshakeTimeout:   ConnectTimeout,
 		ForceAttemptHTTP2:     true,
-		MaxIdleConnsPerHost:   8,
+		MaxIdleConnsPerHost:   2 * uplinkLanes, // lanes + heartbeat/register POSTs
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}}
@@ -75,10 +81,14 @@ func DialSSE(ctx context.Context, o Options) (Conn, error) {
 		c.cancel()
 		return nil, err
 	}
-	c.in, c.q = newInbox(), newOutQueue()
-	c.wg.Add(2)
+	c.in = newInbox()
+	c.wg.Add(1 + uplinkLanes)
 	go c.readLoop(resp.Body)
-	go c.uplinkLoop()
+	for range uplinkLanes {
+		q := newOutQueue()
+		c.lanes = append(c.lanes, q)
+		go c.uplinkLoop(q)
+	}
 	return c, nil
 }
 
@@ -128,15 +138,36 @@ func (c *sseConn) Recv(ctx context.Context) (protocol.Message, error) { return c
 func (c *sseConn) Close() error {
 	c.once.Do(func() {
 		c.cancel()
-		c.q.close()
+		for _, q := range c.lanes {
+			q.close()
+		}
 	})
 	c.wg.Wait()
 	return nil
 }
 
-func (c *sseConn) Send(m protocol.Message) error { return c.q.push(m, false) }
+func (c *sseConn) Send(m protocol.Message) error {
+	return c.lanes[laneOf(m, len(c.lanes))].push(m, false)
+}
 
-func (c *sseConn) Flush(ctx context.Context) error { return c.q.flush(ctx) }
+func (c *sseConn) Flush(ctx context.Context) error {
+	for _, q := range c.lanes {
+		if err := q.flush(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// laneOf picks a message's uplink lane from its request (FNV-1a of the id).
+func laneOf(m protocol.Message, n int) int {
+	id := requestOf(m)
+	h := uint32(2166136261)
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint32(id[i])) * 16777619
+	}
+	return int(h % uint32(n))
+}
 
 func (c *sseConn) Register(ctx context.Context, n protocol.RegisterNode) error {
 	body, err := json.Marshal(n)
@@ -300,20 +331,19 @@ func framePayload(frame []byte) []byte {
 	return nil
 }
 
-// uplinkLoop is the single uplink worker: it wakes, takes everything queued, coalesces
-// adjacent chunks, and POSTs in queue order, so a request's chunks always precede its
-// result.
-func (c *sseConn) uplinkLoop() {
+// uplinkLoop is one lane's uplink worker: it wakes, takes everything queued, coalesces
+// chunks, and POSTs in queue order, so a request's chunks always precede its result.
+func (c *sseConn) uplinkLoop(q *outQueue) {
 	defer c.wg.Done()
 	var batch []protocol.Message
 	for {
 		select {
-		case <-c.q.wake:
+		case <-q.wake:
 		case <-c.linkCx.Done():
 			return
 		}
 		var ok bool
-		batch, ok = c.q.take(batch[:0])
+		batch, ok = q.take(batch[:0])
 		if !ok {
 			return
 		}
@@ -332,32 +362,60 @@ func (c *sseConn) uplinkLoop() {
 			}
 		}
 		clear(batch)
-		c.q.written(taken)
+		q.written(taken)
 	}
 }
 
-// coalesce merges adjacent INFERENCE_CHUNKs of the same request and kind, keeping the
-// first index, up to MaxCoalesce bytes of delta (§10.3). It reuses batch's storage.
+// coalesce merges each request's consecutive INFERENCE_CHUNKs of the same kind into
+// one, keeping the first index, up to MaxCoalesce bytes of delta (§10.3). Chunks of
+// other requests in between do not stop a merge, since the gateway orders chunks per
+// request; a kind change or any other message of the same request does, so each
+// request's own sequence (thinking → content → result) is kept exactly, and requests
+// never blend. It reuses batch's storage and never modifies queued messages.
 func coalesce(batch []protocol.Message) []protocol.Message {
 	out := batch[:0]
-	var last *protocol.InferenceChunk // a merge copy owned by out, or nil
+	var open map[string]*protocol.InferenceChunk // request → its last chunk in out, a copy owned by out
 	for _, m := range batch {
 		ch, ok := m.(*protocol.InferenceChunk)
 		if !ok {
+			if open != nil {
+				delete(open, requestOf(m))
+			}
 			out = append(out, m)
-			last = nil
 			continue
 		}
-		if last != nil && last.RequestID == ch.RequestID && last.Kind == ch.Kind &&
+		if last := open[ch.RequestID]; last != nil && last.Kind == ch.Kind &&
 			len(last.Delta)+len(ch.Delta) <= MaxCoalesce {
 			last.Delta += ch.Delta
 			continue
 		}
 		cp := *ch
-		last = &cp
-		out = append(out, last)
+		if open == nil {
+			open = make(map[string]*protocol.InferenceChunk)
+		}
+		open[ch.RequestID] = &cp
+		out = append(out, &cp)
 	}
 	return out
+}
+
+// requestOf is the request (or interview) an uplink message belongs to.
+func requestOf(m protocol.Message) string {
+	switch m := m.(type) {
+	case *protocol.InferenceChunk:
+		return m.RequestID
+	case *protocol.InferenceResponse:
+		return m.RequestID
+	case *protocol.InferenceError:
+		return m.RequestID
+	case *protocol.TTSResponse:
+		return m.RequestID
+	case *protocol.TTSError:
+		return m.RequestID
+	case *protocol.InterviewResult:
+		return m.InterviewID
+	}
+	return ""
 }
 
 type resultBody struct {

@@ -2,9 +2,9 @@ package transport
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -132,19 +132,24 @@ func TestCoalesce(t *testing.T) {
 		chunk("a", "content", "c3", 4),
 		&protocol.InferenceResponse{RequestID: "a", Result: json.RawMessage(`{}`)},
 		chunk("c", "content", big, 0), chunk("c", "content", "yy", 1), chunk("c", "content", "z", 2),
+		chunk("d", "thinking", "x", 0), chunk("d", "content", "y", 1), chunk("d", "thinking", "z", 2),
+		&protocol.InferenceError{RequestID: "d", Error: "x"}, chunk("d", "content", "late", 3),
 	}
-	var inText, outText bytes.Buffer
-	for _, m := range in {
-		if c, ok := m.(*protocol.InferenceChunk); ok {
-			inText.WriteString(c.RequestID + c.Delta)
+	perRequest := func(ms []protocol.Message) map[string]string {
+		out := map[string]string{}
+		for _, m := range ms {
+			if c, ok := m.(*protocol.InferenceChunk); ok {
+				out[c.RequestID+"/"+c.Kind] += c.Delta
+			}
 		}
+		return out
 	}
+	inText := perRequest(in)
 	orig := append([]protocol.Message(nil), in...)
 	out := coalesce(in)
 	var got []string
 	for _, m := range out {
 		if c, ok := m.(*protocol.InferenceChunk); ok {
-			outText.WriteString(strings.Repeat(c.RequestID, 1) + c.Delta)
 			d := c.Delta
 			if len(d) > 10 {
 				d = "BIG"
@@ -154,14 +159,19 @@ func TestCoalesce(t *testing.T) {
 			got = append(got, m.MsgType())
 		}
 	}
-	want := "a:thinking:t1t2:0 a:content:c1:2 b:content:B:0 a:content:c2c3:3 INFERENCE_RESPONSE c:content:BIG:0 c:content:yyz:1"
+	// a's content merges across b's chunk (the gateway orders per request); nothing
+	// merges across a kind change, across the request's own result, or past 32 KiB
+	want := "a:thinking:t1t2:0 a:content:c1c2c3:2 b:content:B:0 INFERENCE_RESPONSE c:content:BIG:0 c:content:yyz:1 d:thinking:x:0 d:content:y:1 d:thinking:z:2 INFERENCE_ERROR d:content:late:3"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("coalesced:\n got %s\nwant %s", strings.Join(got, " "), want)
 	}
 	if orig[1].(*protocol.InferenceChunk).Delta != "t2" {
 		t.Fatal("coalesce modified a queued message")
 	}
-	_ = outText
+	// each request's deltas, in order, are exactly what went in
+	if got := perRequest(out); fmt.Sprint(got) != fmt.Sprint(inText) {
+		t.Fatal("coalescing changed a request's text")
+	}
 }
 
 func TestUplinkBodies(t *testing.T) {
@@ -197,10 +207,13 @@ func TestOutQueueControlFirst(t *testing.T) {
 	q.push(&protocol.Heartbeat{}, true)
 	var order []string
 	for {
-		m, ok := q.next()
+		m, ok := q.popControl()
 		if !ok || m == nil {
 			break
 		}
+		order = append(order, m.MsgType())
+	}
+	for _, m := range q.takeData(nil) {
 		order = append(order, m.MsgType())
 	}
 	if strings.Join(order, ",") != "HEARTBEAT,INFERENCE_CHUNK,INFERENCE_CHUNK" {

@@ -196,58 +196,90 @@ func (c *wsConn) readErr(err error) error {
 	return fmt.Errorf("read: %w", err)
 }
 
-// next pops one message: control first.
-func (q *outQueue) next() (protocol.Message, bool) {
+// popControl pops the oldest control message; nil when there is none. ok is false once
+// the queue is closed.
+func (q *outQueue) popControl() (m protocol.Message, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
 		return nil, false
 	}
-	if len(q.control) > 0 {
-		m := q.control[0]
-		q.control[0] = nil
-		q.control = q.control[1:]
-		return m, true
+	if len(q.control) == 0 {
+		return nil, true
 	}
-	if len(q.data) > 0 {
-		m := q.data[0]
-		q.data[0] = nil
-		q.data = q.data[1:]
-		return m, true
-	}
-	return nil, true
+	m = q.control[0]
+	q.control[0] = nil
+	q.control = q.control[1:]
+	return m, true
 }
 
+// takeData removes every queued data message.
+func (q *outQueue) takeData(dst []protocol.Message) []protocol.Message {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	dst = append(dst, q.data...)
+	clear(q.data)
+	q.data = q.data[:0]
+	return dst
+}
+
+// writeLoop is the socket's only writer. Control messages go first (L12), also between
+// the data frames of one batch; queued data is coalesced as on the SSE uplink, so a
+// burst of tokens becomes few frames.
 func (c *wsConn) writeLoop() {
 	defer c.wg.Done()
+	var batch []protocol.Message
 	for {
 		select {
 		case <-c.q.wake:
 		case <-c.stop:
 			return
 		}
-		for {
-			m, ok := c.q.next()
-			if !ok {
-				return
-			}
-			if m == nil {
-				break
-			}
-			b, err := protocol.Encode(m)
-			if err != nil {
-				c.log.Error("cannot encode message", "type", m.MsgType(), "err", err)
-				c.q.written(1)
-				continue
-			}
-			c.ws.SetWriteDeadline(time.Now().Add(PostTimeout))
-			err = c.ws.WriteMessage(websocket.TextMessage, b)
-			c.q.written(1)
-			if err != nil {
-				c.log.Warn("write failed; closing the link", "err", err)
-				go c.Close()
+		if !c.writeControl() {
+			return
+		}
+		batch = c.q.takeData(batch[:0])
+		taken := len(batch)
+		for _, m := range coalesce(batch) {
+			if !c.writeControl() || !c.write(m) {
 				return
 			}
 		}
+		clear(batch)
+		c.q.written(taken)
 	}
+}
+
+// writeControl writes every queued control message; false when the link is done.
+func (c *wsConn) writeControl() bool {
+	for {
+		m, ok := c.q.popControl()
+		if !ok {
+			return false
+		}
+		if m == nil {
+			return true
+		}
+		w := c.write(m)
+		c.q.written(1)
+		if !w {
+			return false
+		}
+	}
+}
+
+// write sends one message as a text frame; false (and the link closing) on failure.
+func (c *wsConn) write(m protocol.Message) bool {
+	b, err := protocol.Encode(m)
+	if err != nil {
+		c.log.Error("cannot encode message", "type", m.MsgType(), "err", err)
+		return true
+	}
+	c.ws.SetWriteDeadline(time.Now().Add(PostTimeout))
+	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		c.log.Warn("write failed; closing the link", "err", err)
+		go c.Close()
+		return false
+	}
+	return true
 }

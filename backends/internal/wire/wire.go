@@ -47,7 +47,10 @@ var DefaultClient = sync.OnceValue(func() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	tr.TLSHandshakeTimeout = 10 * time.Second
-	tr.MaxIdleConnsPerHost = 16
+	// A node serves up to its capacity at once; keeping that many connections idle
+	// means a busy node does not dial (and TLS-handshake) per request.
+	tr.MaxIdleConnsPerHost = 256
+	tr.MaxIdleConns = 1024
 	return &http.Client{Transport: tr}
 })
 
