@@ -174,7 +174,7 @@ func (s *session) startInference(m *protocol.InferenceRequest) {
 	if p.Stream {
 		timeout = streamTimeout
 	}
-	s.log.Info("job queued", "tag", "inference", "n", num, "request_id", m.RequestID, "model", p.Model, "node", n.cfg.Alias, "stream", p.Stream)
+	s.log.Debug("job queued", "tag", "inference", "n", num, "request_id", m.RequestID, "model", p.Model, "node", n.cfg.Alias, "stream", p.Stream)
 	s.launch(m.RequestID, n, timeout, fail, func(j *job) { j.runInference(num, p) })
 }
 
@@ -256,7 +256,7 @@ func (j *job) finishInference(num uint64, res *backends.ChatResult, err error) {
 	if res.Incomplete {
 		s.log.Warn("backend stream ended without its done frame; the answer may be truncated", "tag", "inference", "n", num, "request_id", j.id)
 	}
-	s.log.Info("job done", "tag", "inference", "n", num, "request_id", j.id, "node", j.n.cfg.Alias, "took", took,
+	s.log.Info("job done", "tag", "inference", "n", num, "request_id", j.id, "model", res.Model, "node", j.n.cfg.Alias, "took", took,
 		"prompt_tokens", usage.PromptTokens, "completion_tokens", usage.CompletionTokens)
 }
 
@@ -300,7 +300,7 @@ func (s *session) startTTS(m *protocol.TTSRequest) {
 	if p.ResponseFormat == "" {
 		p.ResponseFormat = "mp3"
 	}
-	s.log.Info("tts queued", "tag", "inference", "n", num, "request_id", m.RequestID, "model", p.Model, "node", n.cfg.Alias)
+	s.log.Debug("tts queued", "tag", "inference", "n", num, "request_id", m.RequestID, "model", p.Model, "node", n.cfg.Alias)
 	s.launch(m.RequestID, n, ttsTimeout, fail, func(j *job) { j.runTTS(num, &p) })
 }
 
