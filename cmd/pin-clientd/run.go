@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -92,6 +94,9 @@ func runDaemon(ctx context.Context, args []string, io cmdIO) error {
 // buildEngine loads the config and the secret and wires the engine.
 func buildEngine(f daemonFlags, io cmdIO, log *slog.Logger) (*core.Engine, error) {
 	cfg, _, err := config.Load(f.config, log) // warnings are logged by Load
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("config file %s not found: write one with `pin-clientd init` (or copy config.example.json), or pass -c PATH", f.config)
+	}
 	if err != nil {
 		return nil, err
 	}
