@@ -7,6 +7,7 @@ import (
 	"github.com/pin-client/pin-client/core"
 	"github.com/pin-client/pin-client/core/protocol"
 	"github.com/pin-client/pin-client/internal/config"
+	"github.com/pin-client/pin-client/internal/nodecheck"
 )
 
 // NewEngine is the EngineFactory for the real relay engine (core.Engine), with the
@@ -23,6 +24,7 @@ func NewEngine(cfg *config.Config, secret protocol.Secret, source string, log *s
 		StartOffline: true,
 		NewBackend:   auto.Backend(log),
 		NewSpeaker:   auto.Speaker(log),
+		CheckNode:    nodecheck.For(log), // backend problems (e.g. a model on CPU) on the dashboard
 	})
 }
 

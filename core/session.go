@@ -288,7 +288,7 @@ func (s *session) reportProblems(i int, ps []NodeProblem) {
 	}
 	s.e.updateNode(i, func(ns *NodeStatus) {
 		if len(errText) > 0 {
-			ns.BackendError = strings.Join(errText, "; ")
+			ns.BackendOK, ns.BackendError = false, strings.Join(errText, "; ")
 		}
 		ns.Degraded = strings.Join(degraded, "; ")
 	})

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/pin-client/pin-client/backends/auto"
-	"github.com/pin-client/pin-client/backends/detect"
 	"github.com/pin-client/pin-client/core"
 	"github.com/pin-client/pin-client/internal/config"
 	"github.com/pin-client/pin-client/internal/logging"
+	"github.com/pin-client/pin-client/internal/nodecheck"
 	"github.com/pin-client/pin-client/internal/version"
 )
 
@@ -108,17 +108,6 @@ func buildEngine(f daemonFlags, io cmdIO, log *slog.Logger) (*core.Engine, error
 		Config: cfg, Secret: sec, SecretSource: source,
 		Threads: f.threads, QueueSize: f.queue, Grace: f.grace,
 		NewBackend: auto.Backend(log), NewSpeaker: auto.Speaker(log),
-		CheckNode: checkNode(log), Logger: log,
+		CheckNode: nodecheck.For(log), Logger: log,
 	})
-}
-
-// checkNode adapts backends/detect's node check to the engine.
-func checkNode(log *slog.Logger) func(context.Context, config.Node) []core.NodeProblem {
-	return func(ctx context.Context, n config.Node) []core.NodeProblem {
-		var out []core.NodeProblem
-		for _, p := range detect.CheckNode(ctx, n.InferenceURI, n.APIMode, detect.Options{Logger: log}) {
-			out = append(out, core.NodeProblem{Severity: string(p.Severity), Message: p.Message, Fix: p.Fix})
-		}
-		return out
-	}
 }
