@@ -546,3 +546,33 @@ func TestStatusLogLines(t *testing.T) {
 		}
 	})
 }
+
+type panicBackend struct{ *fakeBackend }
+
+func (panicBackend) Chat(context.Context, *backends.ChatRequest) (*backends.ChatResult, error) {
+	panic("adapter bug")
+}
+
+func TestPanickingBackendIsAnsweredNotFatal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok(), func(o *Options) {
+			o.NewBackend = func(config.Node) backends.Backend { return panicBackend{&fakeBackend{models: []string{"m"}}} }
+		})
+		c := r.conn()
+		c.in <- inferReq("p1", map[string]any{"model": "m", "messages": rawJSON(`[]`)})
+		c.in <- inferReq("p2", map[string]any{"model": "m", "messages": rawJSON(`[]`)})
+		synctest.Wait()
+		for _, id := range []string{"p1", "p2"} {
+			ans := c.terminals(id)
+			if len(ans) != 1 {
+				t.Fatalf("%s: %d answers", id, len(ans))
+			}
+			if e, ok := ans[0].(*protocol.InferenceError); !ok || !strings.Contains(e.Error, "internal error") {
+				t.Fatalf("%s answered %+v", id, ans[0])
+			}
+		}
+		if st := r.e.Status(); st.State != StateOnline || st.InFlight != 0 {
+			t.Fatalf("after panics: %v inflight=%d", st.State, st.InFlight)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -20,6 +21,11 @@ func (s *session) startInterview(m *protocol.InterviewRequest) {
 	s.jobs.Add(1)
 	go func() {
 		defer s.jobs.Done()
+		defer func() {
+			if r := recover(); r != nil { // a bug must not take the daemon down
+				s.log.Error("interview crashed; please report this bug", "tag", "interview", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			}
+		}()
 		ctx := s.linkCtx
 		if m.TimeoutMs > 0 { // the gateway stops waiting then; so do we (G10)
 			var cancel context.CancelFunc

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pin-client/pin-client/backends"
@@ -98,6 +100,8 @@ type job struct {
 	cancel  context.CancelFunc
 	timeout time.Duration
 	start   time.Time
+
+	answered atomic.Bool // the terminal answer went out (see answer)
 }
 
 func (s *session) newJob(id string, n *node, timeout time.Duration) *job {
@@ -153,8 +157,27 @@ func (s *session) launch(id string, n *node, timeout time.Duration, fail func(er
 	go func() {
 		defer s.jobs.Done()
 		defer j.done()
+		defer s.recoverJob(j, fail)
 		run(j)
 	}()
+}
+
+// recoverJob turns a panic in a job (a bug, in an adapter say) into that job's error
+// answer and a logged stack, instead of a crashed daemon and lost requests.
+func (s *session) recoverJob(j *job, fail func(error)) {
+	if r := recover(); r != nil {
+		s.log.Error("job crashed; please report this bug", "request_id", j.id, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		if j.answered.CompareAndSwap(false, true) {
+			fail(errors.New("internal error in pin-client while running the job"))
+		}
+	}
+}
+
+// answer sends the job's terminal answer, once: every request_id gets exactly one.
+func (j *job) answer(m protocol.Message) {
+	if j.answered.CompareAndSwap(false, true) {
+		j.s.send(m)
+	}
 }
 
 func (s *session) startInference(m *protocol.InferenceRequest) {
@@ -204,31 +227,40 @@ func firstByte(b []byte) byte {
 	return 0
 }
 
-func (j *job) runInference(num uint64, p *protocol.InferencePayload) {
-	s, e, n := j.s, j.s.e, j.n
+// hold waits for the job's slots, runs work while the job counts as in flight, and
+// gives everything back however work ends (a panic included).
+func (j *job) hold(work func() error) error {
+	e, n := j.s.e, j.n
 	release, err := e.acquire(j.ctx, n)
 	if err != nil {
-		j.finishInference(num, nil, err)
-		return
+		return err
 	}
 	defer release()
 	e.updateNode(n.idx, func(ns *NodeStatus) { ns.InFlight++ })
+	defer e.updateNode(n.idx, func(ns *NodeStatus) { ns.InFlight-- })
+	return work()
+}
+
+func (j *job) runInference(num uint64, p *protocol.InferencePayload) {
+	s, n := j.s, j.n
 	req := &backends.ChatRequest{
 		Model: p.Model, Messages: p.Messages, Temperature: p.Temperature, MaxTokens: p.MaxTokens,
 		Tools: p.Tools, ToolChoice: p.ToolChoice,
 	}
 	var res *backends.ChatResult
-	if p.Stream {
+	err := j.hold(func() (err error) {
+		if !p.Stream {
+			res, err = n.backend.Chat(j.ctx, req)
+			return err
+		}
 		idx := 0
 		res, err = n.backend.ChatStream(j.ctx, req, func(d backends.Delta) error {
 			err := s.conn.Send(&protocol.InferenceChunk{RequestID: j.id, Index: idx, Delta: d.Text, Kind: string(d.Kind)})
 			idx++
 			return err // a closed link aborts generation (L17)
 		})
-	} else {
-		res, err = n.backend.Chat(j.ctx, req)
-	}
-	e.updateNode(n.idx, func(ns *NodeStatus) { ns.InFlight-- })
+		return err
+	})
 	j.finishInference(num, res, err)
 }
 
@@ -248,11 +280,11 @@ func (j *job) finishInference(num uint64, res *backends.ChatResult, err error) {
 		if j.ctx.Err() == context.Canceled && j.s.linkCtx.Err() == nil {
 			err = errCanceled
 		}
-		s.send(&protocol.InferenceError{RequestID: j.id, Error: s.wireError(err, j.timeout)})
+		j.answer(&protocol.InferenceError{RequestID: j.id, Error: s.wireError(err, j.timeout)})
 		s.log.Warn("job failed", "tag", "inference", "n", num, "request_id", j.id, "node", j.n.cfg.Alias, "took", took, "err", err)
 		return
 	}
-	s.send(&protocol.InferenceResponse{RequestID: j.id, Result: body})
+	j.answer(&protocol.InferenceResponse{RequestID: j.id, Result: body})
 	if res.Incomplete {
 		s.log.Warn("backend stream ended without its done frame; the answer may be truncated", "tag", "inference", "n", num, "request_id", j.id)
 	}
@@ -324,23 +356,20 @@ func (e *Engine) routeTTS(model string) *node {
 }
 
 func (j *job) runTTS(num uint64, p *protocol.TTSPayload) {
-	s, e, n := j.s, j.s.e, j.n
-	release, err := e.acquire(j.ctx, n)
+	s, n := j.s, j.n
 	var sp *backends.Speech
-	if err == nil {
-		e.updateNode(n.idx, func(ns *NodeStatus) { ns.InFlight++ })
+	err := j.hold(func() (err error) {
 		sp, err = n.speaker.Speech(j.ctx, &backends.SpeechRequest{
 			Model: p.Model, Input: p.Input, Voice: p.Voice, ResponseFormat: p.ResponseFormat, Speed: p.Speed,
 		})
-		e.updateNode(n.idx, func(ns *NodeStatus) { ns.InFlight-- })
-		release()
-	}
+		return err
+	})
 	if err == nil && len(sp.Audio) == 0 {
 		err = errors.New("TTS backend returned no audio")
 	}
 	j.account(backends.Usage{}, err)
 	if err != nil {
-		s.send(&protocol.TTSError{RequestID: j.id, Error: s.wireError(err, j.timeout)})
+		j.answer(&protocol.TTSError{RequestID: j.id, Error: s.wireError(err, j.timeout)})
 		s.log.Warn("tts failed", "tag", "inference", "n", num, "request_id", j.id, "err", err)
 		return
 	}
@@ -348,7 +377,7 @@ func (j *job) runTTS(num uint64, p *protocol.TTSPayload) {
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
-	s.send(&protocol.TTSResponse{RequestID: j.id, Result: protocol.TTSResult{
+	j.answer(&protocol.TTSResponse{RequestID: j.id, Result: protocol.TTSResult{
 		Model: p.Model, Voice: p.Voice, Format: p.ResponseFormat, ContentType: ct,
 		Bytes: len(sp.Audio), AudioB64: base64.StdEncoding.EncodeToString(sp.Audio),
 	}})
