@@ -58,12 +58,43 @@ func expect(t testing.TB, c client, typ string) event {
 
 // ---- WebSocket ----
 
-type wsClient struct {
-	wmu    sync.Mutex // one writer (the reader goroutine answers PINGs)
-	conn   *websocket.Conn
+// downlink is what both test clients receive: decoded events until the link ends.
+type downlink struct {
+	name   string // "ws" or "sse", for failure messages
 	events chan event
 	done   chan struct{}
 	err    error // read error that ended the loop; valid after done
+}
+
+func newDownlink(name string) downlink {
+	return downlink{name: name, events: make(chan event, 256), done: make(chan struct{})}
+}
+
+func (d *downlink) evs() <-chan event       { return d.events }
+func (d *downlink) doneCh() <-chan struct{} { return d.done }
+
+func (d *downlink) next(t testing.TB) event {
+	t.Helper()
+	select {
+	case e := <-d.events:
+		return e
+	case <-d.done:
+		select {
+		case e := <-d.events:
+			return e
+		default:
+		}
+		t.Fatalf("%s downlink ended: %v", d.name, d.err)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timeout waiting for a %s frame", d.name)
+	}
+	return event{}
+}
+
+type wsClient struct {
+	wmu  sync.Mutex // one writer (the reader goroutine answers PINGs)
+	conn *websocket.Conn
+	downlink
 	// answerPings: reply to JSON PING with PONG (the protocol Pong is gorilla's default).
 	answerPings bool
 }
@@ -75,7 +106,7 @@ func dialWS(t testing.TB, gw *Gateway, clientID, secret string, now time.Time) *
 		t.Fatalf("dial: %v", err)
 	}
 	resp.Body.Close()
-	c := &wsClient{conn: conn, events: make(chan event, 256), done: make(chan struct{}), answerPings: true}
+	c := &wsClient{conn: conn, downlink: newDownlink("ws"), answerPings: true}
 	ts, sig := protocol.Sign(clientID, protocol.NewSecret(secret), now)
 	b, _ := protocol.Encode(&protocol.Auth{ClientID: clientID, Timestamp: ts, Signature: sig})
 	if err := conn.WriteMessage(websocket.TextMessage, b); err != nil {
@@ -134,27 +165,6 @@ func (c *wsClient) sendRaw(t testing.TB, b []byte) {
 	}
 }
 
-func (c *wsClient) evs() <-chan event       { return c.events }
-func (c *wsClient) doneCh() <-chan struct{} { return c.done }
-
-func (c *wsClient) next(t testing.TB) event {
-	t.Helper()
-	select {
-	case e := <-c.events:
-		return e
-	case <-c.done:
-		select {
-		case e := <-c.events:
-			return e
-		default:
-		}
-		t.Fatalf("ws downlink ended: %v", c.err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("timeout waiting for a ws frame")
-	}
-	return event{}
-}
-
 func (c *wsClient) ended(t testing.TB) error {
 	t.Helper()
 	select {
@@ -175,10 +185,8 @@ type sseClient struct {
 	now                    func() time.Time
 	token                  string
 	resp                   *http.Response
-	events                 chan event
-	done                   chan struct{}
-	err                    error
 	hc                     *http.Client
+	downlink
 }
 
 func sign(req *http.Request, clientID, secret string, now time.Time) {
@@ -192,7 +200,7 @@ func sign(req *http.Request, clientID, secret string, now time.Time) {
 func connectSSE(t testing.TB, gw *Gateway, clientID, secret string) (*sseClient, *http.Response) {
 	t.Helper()
 	c := &sseClient{base: gw.SSEBase(), clientID: clientID, secret: secret, now: time.Now,
-		events: make(chan event, 256), done: make(chan struct{}), hc: &http.Client{}}
+		downlink: newDownlink("sse"), hc: &http.Client{}}
 	req, _ := http.NewRequest(http.MethodGet, c.base+"/stream/connect", nil)
 	req.Header.Set("Accept", "text/event-stream")
 	sign(req, clientID, secret, time.Now())
@@ -336,27 +344,6 @@ func (c *sseClient) trySend(m protocol.Message) error {
 		return fmt.Errorf("POST %s = %d %s", path, st, msg)
 	}
 	return nil
-}
-
-func (c *sseClient) evs() <-chan event       { return c.events }
-func (c *sseClient) doneCh() <-chan struct{} { return c.done }
-
-func (c *sseClient) next(t testing.TB) event {
-	t.Helper()
-	select {
-	case e := <-c.events:
-		return e
-	case <-c.done:
-		select {
-		case e := <-c.events:
-			return e
-		default:
-		}
-		t.Fatalf("sse downlink ended: %v", c.err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("timeout waiting for an sse event")
-	}
-	return event{}
 }
 
 func (c *sseClient) ended(t testing.TB) error {

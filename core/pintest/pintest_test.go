@@ -188,7 +188,7 @@ func TestWSAuthRejected(t *testing.T) {
 					t.Fatal(err)
 				}
 				resp.Body.Close()
-				c = &wsClient{conn: conn, events: make(chan event, 8), done: make(chan struct{})}
+				c = &wsClient{conn: conn, downlink: newDownlink("ws")}
 				go c.read()
 				t.Cleanup(c.close)
 				c.sendRaw(t, []byte(tc.firstRaw))
@@ -690,7 +690,7 @@ func TestPingIntervalClosesSilentSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	c := &wsClient{conn: conn, events: make(chan event, 64), done: make(chan struct{})}
+	c := &wsClient{conn: conn, downlink: newDownlink("ws")}
 	conn.SetPingHandler(func(string) error { return nil }) // never Pong
 	ts, sig := protocol.Sign(DefaultClientID, protocol.NewSecret(DefaultSecret), time.Now())
 	b, _ := protocol.Encode(&protocol.Auth{ClientID: DefaultClientID, Timestamp: ts, Signature: sig})
