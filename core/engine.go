@@ -286,7 +286,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		case errors.Is(res.err, transport.ErrAuthRejected):
 			state = StateAuthRejected
 			delay = max(delay, authRetryFloor)
-			msg = "the gateway rejected the credentials: check clientId and the API secret (pin-clientd secret set)"
+			msg = "the gateway rejected the credentials: check clientId, the API secret (pin-clientd secret set) and this machine's clock (requests are signed with the time)"
 			e.log.Error("credentials rejected", "err", res.err, "retry_in", delay.Round(time.Second))
 		case res.retryAfter > 0:
 			state = StateInterviewFailed
