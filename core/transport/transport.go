@@ -216,6 +216,11 @@ func (q *outQueue) flush(ctx context.Context) error {
 	q.mu.Unlock()
 	select {
 	case <-idle:
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		if q.closed { // woken by close: what was queued is lost, not written
+			return ErrClosed
+		}
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -222,5 +223,30 @@ func TestOutQueueControlFirst(t *testing.T) {
 	q.close()
 	if err := q.push(&protocol.Heartbeat{}, true); !errors.Is(err, ErrClosed) {
 		t.Fatalf("push after close = %v", err)
+	}
+}
+
+func TestFlushWaitsForWritesAndReportsLoss(t *testing.T) {
+	q := newOutQueue()
+	if err := q.flush(context.Background()); err != nil {
+		t.Fatalf("empty queue: %v", err)
+	}
+	q.push(chunk("a", "content", "1", 0), false)
+	done := make(chan error, 1)
+	go func() { done <- q.flush(context.Background()) }()
+	select {
+	case err := <-done:
+		t.Fatalf("flush returned %v with a message pending", err)
+	default:
+	}
+	q.written(len(q.takeData(nil)))
+	if err := <-done; err != nil {
+		t.Fatalf("flush after the write: %v", err)
+	}
+	q.push(chunk("a", "content", "2", 1), false)
+	go func() { done <- q.flush(context.Background()) }()
+	q.close()
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Fatalf("flush of a queue closed with data pending = %v, want ErrClosed", err)
 	}
 }
