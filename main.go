@@ -24,6 +24,7 @@ import (
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"github.com/pin-client/pin-client/app"
+	"github.com/pin-client/pin-client/internal/logging"
 	"github.com/pin-client/pin-client/internal/version"
 )
 
@@ -42,7 +43,7 @@ func main() {
 func run(args []string) error {
 	fs := flag.NewFlagSet("pin-client", flag.ContinueOnError)
 	background := fs.Bool("background", false, "start hidden in the system tray (Start at login uses this)")
-	level := fs.String("l", "info", "log level: debug, info, warn or error")
+	level := fs.String("l", "info", "log level: trace, debug, info, warn or error")
 	showVersion := fs.Bool("V", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -54,11 +55,11 @@ func run(args []string) error {
 		fmt.Printf("pin-client %s (%s, %s/%s)\n", version.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return nil
 	}
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(*level)); err != nil {
-		return fmt.Errorf("-l: %q is not a log level; use debug, info, warn or error", *level)
+	lv, err := logging.ParseLevel(*level)
+	if err != nil {
+		return fmt.Errorf("-l: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	log := slog.New(logging.New(os.Stderr, lv, false)) // the daemon's format, tags and all
 	slog.SetDefault(log)
 
 	ui := app.New(fyneapp.NewWithID(appID), app.Defaults(app.Options{Logger: log}))
