@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -14,6 +15,12 @@ import (
 
 	"github.com/pin-client/pin-client/core/protocol"
 )
+
+// wsIdleTimeout ends a WebSocket link on which nothing at all arrived for that long: no
+// frame, no protocol ping. The gateway pings every ~20 s (Uvicorn) and acks every
+// heartbeat, so silence means a dead path (a laptop that slept, a NAT that forgot the
+// connection) that writes alone would not notice for minutes.
+var wsIdleTimeout = 90 * time.Second
 
 // wsConn is the WebSocket transport: JSON text frames, one reader goroutine and one
 // writer goroutine. The writer drains the control queue strictly before the data queue
@@ -54,6 +61,18 @@ func DialWS(ctx context.Context, o Options) (Conn, error) {
 		return nil, err
 	}
 	c := &wsConn{ws: ws, log: log, in: newInbox(), q: newOutQueue(), stop: make(chan struct{})}
+	ws.SetPingHandler(func(payload string) error {
+		ws.SetReadDeadline(time.Now().Add(wsIdleTimeout))
+		err := ws.WriteControl(websocket.PongMessage, []byte(payload), time.Now().Add(5*time.Second))
+		if errors.Is(err, websocket.ErrCloseSent) {
+			return nil
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil
+		}
+		return err
+	})
 	ws.SetCloseHandler(func(code int, text string) error {
 		log.Info("gateway closed the connection", "code", code, "reason", text)
 		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(time.Second))
@@ -153,6 +172,7 @@ func (c *wsConn) readLoop(pending []protocol.Message) {
 		}
 	}
 	for {
+		c.ws.SetReadDeadline(time.Now().Add(wsIdleTimeout))
 		typ, data, err := c.ws.ReadMessage()
 		if err != nil {
 			c.in.finish(c.readErr(err))
@@ -188,6 +208,10 @@ func (c *wsConn) readErr(err error) error {
 	case <-c.stop:
 		return ErrClosed
 	default:
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("nothing from the gateway for %s (no frame, no ping): the link is dead", wsIdleTimeout)
 	}
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) {
