@@ -31,18 +31,21 @@ type subcommand struct {
 var subcommands = map[string]subcommand{}
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() { // a second signal exits at once
-		<-ctx.Done()
-		stop()
-		ch := make(chan os.Signal, 1)
-		signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-		<-ch
+	// The first SIGINT/SIGTERM cancels ctx (drain, then exit 0); a second one exits at
+	// once. One channel registered for the whole run, not signal.NotifyContext: a signal
+	// arriving between NotifyContext's stop and a new Notify would be lost.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-sigs
+		cancel()
+		<-sigs
 		fmt.Fprintln(os.Stderr, "pin-clientd: second signal, exiting now without waiting for jobs")
 		os.Exit(130)
 	}()
 	err := dispatch(ctx, os.Args[1:], stdIO())
-	stop()
+	cancel()
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errSilent) {
 			fmt.Fprintln(os.Stderr, "pin-clientd:", err)
