@@ -94,7 +94,6 @@ type program struct {
 	cancel   context.CancelFunc
 	done     chan struct{} // closed when fn has returned
 	err      error         // fn's result, read after done
-	stopping sync.Once
 }
 
 // Start launches fn and returns at once.

@@ -214,7 +214,7 @@ func TestConsumerRoutingBothTransports(t *testing.T) {
 			}
 
 			// Tools and tool_choice pass through; the tool call comes back OpenAI-shaped.
-			resp, body = postChat(t, gw, `{"model":"llama3:8b","stream":true,"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"declare_role"}}],"tool_choice":"auto"}`)
+			_, body = postChat(t, gw, `{"model":"llama3:8b","stream":true,"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"declare_role"}}],"tool_choice":"auto"}`)
 			req = <-seenOne
 			_ = json.Unmarshal(req.Payload, &p)
 			if string(p.Tools) != `[{"type":"function","function":{"name":"declare_role"}}]` || string(p.ToolChoice) != `"auto"` {
