@@ -91,9 +91,9 @@ type program struct {
 	fn      func(context.Context) error
 	timeout time.Duration
 
-	cancel   context.CancelFunc
-	done     chan struct{} // closed when fn has returned
-	err      error         // fn's result, read after done
+	cancel context.CancelFunc
+	done   chan struct{} // closed when fn has returned
+	err    error         // fn's result, read after done
 }
 
 // Start launches fn and returns at once.
