@@ -53,7 +53,7 @@ run: ## start the desktop app
 run-daemon: ## start the daemon; pass flags with ARGS='-c config.json'
 	CGO_ENABLED=0 $(GO) run -ldflags '$(LDFLAGS)' ./cmd/pin-clientd $(ARGS)
 
-test: ## go test -race over the whole module (needs the Fyne apt packages, see docs/readme/ci.md)
+test: ## go test -race over the whole module (needs the Fyne apt packages, see README.md, "Building, testing and CI")
 	$(GO) test -race -count=1 ./...
 
 fuzz: ## run every Fuzz* target for FUZZTIME each (found with grep, new ones included)

@@ -5,7 +5,7 @@
 // This main package sits at the module root, not under cmd/, on purpose: the fyne tool
 // (`fyne package`, `fyne build`) reads FyneApp.toml from the main package's folder, and
 // FyneApp.toml belongs at the top level of the repository. Building it needs cgo and
-// the OpenGL/X11 headers (see docs/readme/desktop.md); the daemon, cmd/pin-clientd,
+// the OpenGL/X11 headers (see README.md, "The desktop app"); the daemon, cmd/pin-clientd,
 // needs neither.
 //
 // Usage:

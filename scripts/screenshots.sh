@@ -8,7 +8,7 @@
 # API secret reaches the app through PIN_API_SECRET; no keyring is touched.
 #
 # Needs (Debian): xvfb dbus-x11 haskell-status-notifier-item-utils imagemagick xdotool
-# python3 curl, plus the Fyne build packages (see docs/readme/desktop.md).
+# python3 curl, plus the Fyne build packages (see README.md, "The desktop app").
 # Env: OUT (default docs) is where the PNGs go; DISPLAY_NUM (default 97).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -13,7 +13,7 @@
 // as a separate process with a generated config.json, -n 256 and the secret in
 // PIN_API_SECRET, so its CPU time and memory are its own (/proc/<pid>/stat and status).
 //
-// It prints a table and writes a JSON file with P1–P5 (see docs/readme/performance.md),
+// It prints a table and writes a JSON file with P1–P5 (see README.md, "Performance"),
 // each marked pass or miss against its target. The exit status is non-zero when a run
 // fails (a stream loses tokens, the daemon dies, a timeout); a missed target fails the
 // run only with -fail-on-miss.
