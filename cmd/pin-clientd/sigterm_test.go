@@ -99,10 +99,8 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	gw := pintest.New(t, pintest.Options{})
-	hold := make(chan struct{})
-	t.Cleanup(func() { close(hold) })
-	s := backendtest.Answer("never")
-	s.Hold = hold
+	s := backendtest.Answer("first", "never") // the second token would come in 10 minutes
+	s.TokenDelay = 10 * time.Minute
 	be := backendtest.NewOllama(t, s)
 	be.SetModels("llama3:8b")
 	b, _ := json.Marshal(map[string]any{"clientId": pintest.DefaultClientID, "serverUrl": gw.URL(),
@@ -141,7 +139,11 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	if _, err := gw.WaitNodes(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := gw.Infer(ctx, protocol.InferencePayload{Model: "llama3:8b", Messages: json.RawMessage(`[]`)}); err != nil {
+	job, err := gw.Infer(ctx, protocol.InferencePayload{Model: "llama3:8b", Stream: true, Messages: json.RawMessage(`[]`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Wait(ctx, func() bool { return len(job.Chunks()) > 0 }); err != nil { // the job is running
 		t.Fatal(err)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
