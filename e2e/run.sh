@@ -283,10 +283,21 @@ EOF
   fi
   pass "selftest: per-node report for both apiModes (exit $rc; the tiny model cannot pass the interview)"
 }
+# `pin-clientd status` on the same config: both nodes reachable, tiny listed, exit 0.
+status_check() {
+  local out=$RUN/status.out rc=0
+  PIN_API_SECRET=pin_sk_e2e_status_only timeout 60 "$D" status -c "$RUN/selftest.json" > "$out" 2>&1 || rc=$?
+  sed 's/^/    /' "$out"
+  if [ $rc -ne 0 ]; then fail "status: exit status $rc with a healthy config"; return; fi
+  if [ "$(grep -c '^ok   node .*tiny' "$out")" -ne 2 ]; then fail "status: both nodes should be ok with model tiny"; return; fi
+  if grep -q pin_sk_e2e_status_only "$out"; then fail "status: printed the secret"; return; fi
+  pass "status: both nodes ok against the real Ollama (exit 0)"
+}
 if [ -z "${E2E_ONLY:-}" ] || [ "$E2E_ONLY" = selftest ]; then
   t0=$(date +%s)
   selftest
-  log "selftest done in $(( $(date +%s) - t0 ))s"
+  status_check
+  log "selftest and status done in $(( $(date +%s) - t0 ))s"
 fi
 
 # ---------------------------------------------------------------- summary
