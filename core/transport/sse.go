@@ -18,8 +18,6 @@ import (
 	"github.com/pin-client/pin-client/core/protocol"
 )
 
-var jsonUnmarshal = json.Unmarshal
-
 // maxFrame bounds one downlink SSE frame (a job with a long conversation can be large).
 const maxFrame = 64 << 20
 
@@ -343,7 +341,7 @@ func (c *sseConn) uplinkLoop(q *outQueue) {
 			return
 		}
 		var ok bool
-		batch, ok = q.take(batch[:0])
+		batch, ok = q.takeData(batch[:0])
 		if !ok {
 			return
 		}

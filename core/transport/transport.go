@@ -9,6 +9,7 @@ package transport
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -250,20 +251,36 @@ func (q *outQueue) push(m protocol.Message, control bool) error {
 	return nil
 }
 
-// take removes and returns everything queued, control first. ok is false once the queue
-// is closed (whatever remained is dropped).
-func (q *outQueue) take(dst []protocol.Message) (batch []protocol.Message, ok bool) {
+// takeData removes and returns every queued data message. ok is false once the queue is
+// closed (whatever remained is dropped). Control messages are popped one at a time
+// (popControl), so they can go out between data frames.
+func (q *outQueue) takeData(dst []protocol.Message) (batch []protocol.Message, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
 		return dst, false
 	}
-	dst = append(dst, q.control...)
 	dst = append(dst, q.data...)
-	clear(q.control)
 	clear(q.data)
-	q.control, q.data = q.control[:0], q.data[:0]
+	q.data = q.data[:0]
 	return dst, true
+}
+
+// popControl pops the oldest control message; nil when there is none. ok is false once
+// the queue is closed.
+func (q *outQueue) popControl() (m protocol.Message, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return nil, false
+	}
+	if len(q.control) == 0 {
+		return nil, true
+	}
+	m = q.control[0]
+	q.control[0] = nil
+	q.control = q.control[1:]
+	return m, true
 }
 
 func (q *outQueue) close() {
@@ -339,7 +356,7 @@ func decodeDownlink(b []byte) (protocol.Message, error) {
 		var v struct {
 			RequestID any `json:"request_id"`
 		}
-		if jsonUnmarshal(b, &v) == nil {
+		if json.Unmarshal(b, &v) == nil {
 			if id, ok := v.RequestID.(string); ok && id != "" {
 				if _, isTTS := m.(*protocol.TTSRequest); isTTS {
 					return &protocol.TTSRequest{RequestID: id}, nil

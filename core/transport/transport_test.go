@@ -214,7 +214,8 @@ func TestOutQueueControlFirst(t *testing.T) {
 		}
 		order = append(order, m.MsgType())
 	}
-	for _, m := range q.takeData(nil) {
+	data, _ := q.takeData(nil)
+	for _, m := range data {
 		order = append(order, m.MsgType())
 	}
 	if strings.Join(order, ",") != "HEARTBEAT,INFERENCE_CHUNK,INFERENCE_CHUNK" {
@@ -239,7 +240,8 @@ func TestFlushWaitsForWritesAndReportsLoss(t *testing.T) {
 		t.Fatalf("flush returned %v with a message pending", err)
 	default:
 	}
-	q.written(len(q.takeData(nil)))
+	data, _ := q.takeData(nil)
+	q.written(len(data))
 	if err := <-done; err != nil {
 		t.Fatalf("flush after the write: %v", err)
 	}

@@ -220,33 +220,6 @@ func (c *wsConn) readErr(err error) error {
 	return fmt.Errorf("read: %w", err)
 }
 
-// popControl pops the oldest control message; nil when there is none. ok is false once
-// the queue is closed.
-func (q *outQueue) popControl() (m protocol.Message, ok bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.closed {
-		return nil, false
-	}
-	if len(q.control) == 0 {
-		return nil, true
-	}
-	m = q.control[0]
-	q.control[0] = nil
-	q.control = q.control[1:]
-	return m, true
-}
-
-// takeData removes every queued data message.
-func (q *outQueue) takeData(dst []protocol.Message) []protocol.Message {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	dst = append(dst, q.data...)
-	clear(q.data)
-	q.data = q.data[:0]
-	return dst
-}
-
 // writeLoop is the socket's only writer. Control messages go first (L12), also between
 // the data frames of one batch; queued data is coalesced as on the SSE uplink, so a
 // burst of tokens becomes few frames.
@@ -262,7 +235,10 @@ func (c *wsConn) writeLoop() {
 		if !c.writeControl() {
 			return
 		}
-		batch = c.q.takeData(batch[:0])
+		var ok bool
+		if batch, ok = c.q.takeData(batch[:0]); !ok {
+			return
+		}
 		taken := len(batch)
 		for _, m := range coalesce(batch) {
 			if !c.writeControl() || !c.write(m) {
