@@ -87,13 +87,7 @@ func (s *session) interviewPrompt(ctx context.Context, n *node, model string, p 
 // REGISTER_NODE_ACK, then by alias, then by the model, then the first node.
 func (s *session) interviewNode(m *protocol.InterviewRequest) *node {
 	e := s.e
-	s.mu.Lock()
-	i, ok := s.serverIDs[m.NodeID]
-	s.mu.Unlock()
-	if ok {
-		return e.nodes[i]
-	}
-	if i := s.nodeByAlias(m.NodeID); i >= 0 {
+	if i := s.nodeIndexByServerID(m.NodeID); i >= 0 {
 		return e.nodes[i]
 	}
 	for _, n := range e.nodes {
@@ -109,6 +103,8 @@ func (s *session) interviewNode(m *protocol.InterviewRequest) *node {
 	return e.nodes[0]
 }
 
+// nodeIndexByServerID maps a gateway node id (REGISTER_NODE_ACK) to a node, falling back
+// to the id as an alias; -1 when neither matches.
 func (s *session) nodeIndexByServerID(id string) int {
 	s.mu.Lock()
 	i, ok := s.serverIDs[id]
