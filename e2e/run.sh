@@ -18,6 +18,8 @@
 #   E2E_ONLY         run one part: sse/ollama, sse/openai, ws/ollama, ws/openai or selftest
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=../scripts/lib/gateway.sh
+. "$ROOT/scripts/lib/gateway.sh"
 cd "$ROOT"
 E2E_WORK=${E2E_WORK:-/tmp/ollama-e2e}
 OLLAMA_PORT=${E2E_OLLAMA_PORT:-11534}
@@ -122,26 +124,14 @@ fi
 # start_gateway NAME: starts `pin-clientd gateway` on a free loopback port and reads the
 # operator credentials it prints (serverUrl= clientId= apiSecret= consumerUrl=).
 start_gateway() {
-  local name=$1 port out i line
+  local name=$1 port out i
   port=$(free_port)
   out=$RUN/$name.gateway.out
   "$D" gateway --addr "127.0.0.1:$port" > "$out" 2> "$RUN/$name.gateway.err" &
   GW_PID=$!
   PIDS+=("$GW_PID")
-  GW_SERVER= GW_CLIENT= GW_SECRET= GW_CONSUMER= GW_KEY=
   for ((i = 0; i < 150; i++)); do
-    if [ -s "$out" ]; then
-      while IFS= read -r line; do
-        case $line in
-          serverUrl=*) GW_SERVER=${line#*=} ;;
-          clientId=*) GW_CLIENT=${line#*=} ;;
-          apiSecret=*) GW_SECRET=${line#*=} ;;
-          consumerUrl=*) GW_CONSUMER=${line#*=} ;;
-          consumerKey=*) GW_KEY=${line#*=} ;;
-        esac
-      done < "$out"
-      [ -n "$GW_SERVER" ] && [ -n "$GW_CLIENT" ] && [ -n "$GW_SECRET" ] && [ -n "$GW_CONSUMER" ] && break
-    fi
+    gateway_creds "$out" && break
     kill -0 "$GW_PID" 2>/dev/null || break
     sleep 0.1
   done

@@ -12,6 +12,8 @@
 # Env: OUT (default docs) is where the PNGs go; DISPLAY_NUM (default 97).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/gateway.sh
+. scripts/lib/gateway.sh
 OUT=${OUT:-docs}
 DISPLAY_NUM=${DISPLAY_NUM:-97}
 
@@ -94,18 +96,8 @@ OLLAMA_URL=http://127.0.0.1:$OLLAMA_PORT
 GW_PORT=$(free_port)
 "$WORK/pin-clientd" gateway --interview --addr "127.0.0.1:$GW_PORT" > "$WORK/gateway.out" 2> "$WORK/gateway.err" &
 PIDS+=($!)
-GW_SERVER= GW_CLIENT= GW_SECRET= GW_CONSUMER= GW_KEY=
 for _ in $(seq 150); do
-  while IFS= read -r line; do
-    case $line in
-      serverUrl=*) GW_SERVER=${line#*=} ;;
-      clientId=*) GW_CLIENT=${line#*=} ;;
-      apiSecret=*) GW_SECRET=${line#*=} ;;
-      consumerUrl=*) GW_CONSUMER=${line#*=} ;;
-      consumerKey=*) GW_KEY=${line#*=} ;;
-    esac
-  done < "$WORK/gateway.out"
-  [ -n "$GW_SERVER" ] && [ -n "$GW_CLIENT" ] && [ -n "$GW_SECRET" ] && [ -n "$GW_CONSUMER" ] && break
+  gateway_creds "$WORK/gateway.out" && break
   sleep 0.1
 done
 if [ -z "$GW_CONSUMER" ]; then
