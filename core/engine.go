@@ -28,6 +28,7 @@ const (
 	DefaultOfflineGrace = 10 * time.Minute // "Go offline" waits for running jobs this long at most
 	heartbeatEvery      = 15 * time.Second
 	modelsEvery         = 4 // heartbeats between model re-discovery and re-assertion (60 s)
+	checkEvery          = 5 // model refreshes between backend checks (5 min; each probes a dozen endpoints)
 	discoverTimeout     = 10 * time.Second
 	chatTimeout         = 120 * time.Second
 	streamTimeout       = 600 * time.Second

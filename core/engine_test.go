@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -497,19 +498,32 @@ func TestWalletOnWSOnly(t *testing.T) {
 func TestNodeProblemsShownAndLoggedOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var logs strings.Builder
+		var checks atomic.Int32
 		r := startRig(t, newDialer().ok(), func(o *Options) {
 			o.Logger = slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))
 			o.CheckNode = func(context.Context, config.Node) []NodeProblem {
+				checks.Add(1)
 				return []NodeProblem{{Severity: "degraded", Message: "llama3:8b runs on the CPU", Fix: "free GPU memory"}}
 			}
 		})
 		r.conn()
-		ns := r.e.Status().Nodes[0]
-		if ns.Degraded != "llama3:8b runs on the CPU: free GPU memory" {
+		const want = "llama3:8b runs on the CPU: free GPU memory"
+		if ns := r.e.Status().Nodes[0]; ns.Degraded != want {
 			t.Fatalf("degraded = %q", ns.Degraded)
 		}
-		time.Sleep(2 * time.Minute) // two refreshes
+		time.Sleep(2 * time.Minute) // two model refreshes: no backend check, findings kept
 		synctest.Wait()
+		if n := checks.Load(); n != 1 {
+			t.Fatalf("backend checked %d times in 2 min, want once (at registration)", n)
+		}
+		if ns := r.e.Status().Nodes[0]; ns.Degraded != want {
+			t.Fatalf("a refresh without a check cleared the finding: %q", ns.Degraded)
+		}
+		time.Sleep(3 * time.Minute) // the fifth refresh checks again
+		synctest.Wait()
+		if n := checks.Load(); n != 2 {
+			t.Fatalf("backend checked %d times in 5 min, want 2", n)
+		}
 		if n := strings.Count(logs.String(), "runs on the CPU"); n != 1 {
 			t.Fatalf("problem logged %d times", n)
 		}

@@ -146,7 +146,7 @@ func (s *session) keepalive(ctx context.Context, online func()) error {
 			s.log.Info("payout address sent", "tag", "wallet", "address", maskAddress(c.PayoutAddress))
 		}
 	}
-	s.registerAll(ctx, true)
+	s.registerAll(ctx, true, true)
 	s.e.setState(StateOnline, "", time.Time{})
 	online()
 
@@ -162,9 +162,10 @@ func (s *session) keepalive(ctx context.Context, online func()) error {
 			return err
 		}
 		if tick%modelsEvery == 0 && s.discovering.CompareAndSwap(false, true) {
+			check := (tick/modelsEvery)%checkEvery == 0
 			go func() {
 				defer s.discovering.Store(false)
-				s.registerAll(ctx, false)
+				s.registerAll(ctx, false, check)
 			}()
 		}
 	}
@@ -173,7 +174,9 @@ func (s *session) keepalive(ctx context.Context, online func()) error {
 // registerAll discovers every node's models in parallel and registers the nodes in
 // config order. On a refresh (first=false) only nodes whose models changed are
 // re-registered; the union is re-asserted either way.
-func (s *session) registerAll(ctx context.Context, first bool) {
+// check runs Options.CheckNode too (at registration, then every few refreshes: it is a
+// full identification of each backend).
+func (s *session) registerAll(ctx context.Context, first, check bool) {
 	e := s.e
 	found := make([][]string, len(e.nodes))
 	errs := make([]error, len(e.nodes))
@@ -187,7 +190,7 @@ func (s *session) registerAll(ctx context.Context, first bool) {
 			defer cancel()
 			found[i], errs[i] = n.backend.Models(dctx)
 		}()
-		if e.opts.CheckNode != nil {
+		if check && e.opts.CheckNode != nil {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -203,7 +206,7 @@ func (s *session) registerAll(ctx context.Context, first bool) {
 	}
 	var union []string
 	for i := range e.nodes {
-		union = append(union, s.applyNode(ctx, i, found[i], errs[i], problems[i], first)...)
+		union = append(union, s.applyNode(ctx, i, found[i], errs[i], problems[i], first, check)...)
 	}
 	slices.Sort(union)
 	union = slices.Compact(union)
@@ -214,11 +217,11 @@ func (s *session) registerAll(ctx context.Context, first bool) {
 	}
 }
 
-// applyNode records one node's discovery and check results, registers the node when
+// applyNode records one node's discovery (and check, when checked) results, registers the node when
 // this is the session's first registration or its models changed, and returns the
 // models it advertises. A failed discovery keeps the models known before (none on a
 // session's first registration).
-func (s *session) applyNode(ctx context.Context, i int, models []string, err error, problems []NodeProblem, first bool) []string {
+func (s *session) applyNode(ctx context.Context, i int, models []string, err error, problems []NodeProblem, first, checked bool) []string {
 	e, n := s.e, s.e.nodes[i]
 	if err != nil {
 		models = nil
@@ -242,7 +245,9 @@ func (s *session) applyNode(ctx context.Context, i int, models []string, err err
 			s.log.Warn("backend has no models; pull one (e.g. `ollama pull llama3:8b`) or load one in your server", "tag", "node", "node", n.cfg.Alias)
 		}
 	}
-	s.reportProblems(i, problems)
+	if checked { // otherwise the last check's findings stand
+		s.reportProblems(i, problems)
+	}
 	adv := advertised(n)
 	if first || changed {
 		reg := protocol.RegisterNode{
