@@ -2,7 +2,9 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -26,6 +28,27 @@ func (s State) String() string {
 		return stateNames[s]
 	}
 	return "unknown"
+}
+
+// MarshalText encodes the state as its word ("online"), so JSON carries the name an
+// operator reads, not a number that shifts when a state is added. A state without a
+// name is an error.
+func (s State) MarshalText() ([]byte, error) {
+	if s < 0 || int(s) >= len(stateNames) {
+		return nil, fmt.Errorf("state %d has no name", int(s))
+	}
+	return []byte(stateNames[s]), nil
+}
+
+// UnmarshalText decodes a word written by MarshalText; an unknown word is an error.
+func (s *State) UnmarshalText(b []byte) error {
+	for i, n := range stateNames {
+		if string(b) == n {
+			*s = State(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown engine state %q; want one of %s", b, strings.Join(stateNames[:], ", "))
 }
 
 // Status is an immutable snapshot of the engine. Receivers must not modify it; every
