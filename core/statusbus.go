@@ -183,3 +183,19 @@ func (s *ringState) snapshot() []LogLine {
 	}
 	return s.snap
 }
+
+// StatusBus publishes Status snapshots to subscribers with the same coalescing as the
+// engine's own Subscribe. Processes that wrap an engine (internal/host, which swaps
+// engines on reload) use it to keep one subscription alive across engines. The zero
+// value is ready to use.
+type StatusBus struct{ b bus }
+
+// Publish makes s the current snapshot and hands it to every subscriber.
+func (sb *StatusBus) Publish(s Status) { sb.b.publish(s) }
+
+// Load returns the current snapshot (the zero Status before the first Publish).
+func (sb *StatusBus) Load() Status { return sb.b.load() }
+
+// Subscribe delivers the current snapshot, then each newer one, coalesced; the channel
+// is closed when ctx ends.
+func (sb *StatusBus) Subscribe(ctx context.Context) <-chan Status { return sb.b.subscribe(ctx) }
