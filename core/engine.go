@@ -63,6 +63,9 @@ type Options struct {
 	// Problems are shown in the node's status and logged with their fix.
 	CheckNode func(ctx context.Context, n config.Node) []NodeProblem
 
+	// Observer receives one report per finished job and interview; nil → none.
+	Observer Observer
+
 	// Dial connects to the gateway; nil → transport.Dial. Tests inject fakes.
 	Dial func(ctx context.Context, kind string, o transport.Options) (transport.Conn, error)
 	// Rand drives backoff jitter; nil → math/rand/v2.

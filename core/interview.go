@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"strings"
@@ -18,12 +19,15 @@ import (
 func (s *session) startInterview(m *protocol.InterviewRequest) {
 	n := s.interviewNode(m)
 	s.log.Info("interview started", "tag", "interview", "node", n.cfg.Alias, "model", m.Model, "prompts", len(m.Prompts), "interview_id", m.InterviewID)
+	rep := newPending(KindInterview)
+	rep.setNode(n, m.Model)
 	s.jobs.Add(1)
 	go func() {
 		defer s.jobs.Done()
 		defer func() {
 			if r := recover(); r != nil { // a bug must not take the daemon down
 				s.log.Error("interview crashed; please report this bug", "tag", "interview", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				s.e.observe(rep, errInterviewCrashed, errInterviewCrashed.Error()) // no-op when reported already
 			}
 		}()
 		ctx := s.linkCtx
@@ -44,7 +48,34 @@ func (s *session) startInterview(m *protocol.InterviewRequest) {
 			}
 		}
 		s.send(res)
+		reason, err := interviewOutcome(ctx, s.linkCtx, res, rep)
+		s.e.observe(rep, err, reason)
 	}()
+}
+
+var errInterviewCrashed = errors.New("internal error in pin-client while running the interview")
+
+// interviewOutcome fills an interview's report from its results: tokens, the first
+// prompt's TTFT, and the reason with its error (nil when every prompt was answered).
+func interviewOutcome(ctx, linkCtx context.Context, res *protocol.InterviewResult, rep *pending) (reason string, err error) {
+	for i, r := range res.Results {
+		rep.CompletionTokens += max(0, r.TokensGenerated)
+		if i == 0 && r.Error == "" {
+			rep.TTFT = time.Duration(r.TTFTMs) * time.Millisecond
+		}
+		if r.Error != "" && reason == "" {
+			reason = "prompt " + r.PromptID + ": " + r.Error
+		}
+	}
+	switch {
+	case reason == "":
+		return "", nil
+	case ctx.Err() == context.DeadlineExceeded:
+		return reason, ctx.Err()
+	case linkCtx.Err() != nil:
+		return reason, context.Canceled
+	}
+	return reason, errors.New(reason)
 }
 
 func (s *session) interviewPrompt(ctx context.Context, n *node, model string, p protocol.Prompt) protocol.PromptResult {

@@ -100,16 +100,17 @@ type job struct {
 	cancel  context.CancelFunc
 	timeout time.Duration
 	start   time.Time
+	rep     *pending // its report to Options.Observer
 
 	answered atomic.Bool // the terminal answer went out (see answer)
 }
 
-func (s *session) newJob(id string, n *node, timeout time.Duration) *job {
+func (s *session) newJob(id string, rep *pending, n *node, timeout time.Duration) *job {
 	ctx, cancel := context.WithTimeout(s.linkCtx, timeout)
 	s.mu.Lock()
 	s.cancels[id] = cancel
 	s.mu.Unlock()
-	return &job{s: s, id: id, n: n, ctx: ctx, cancel: cancel, timeout: timeout, start: time.Now()}
+	return &job{s: s, id: id, n: n, ctx: ctx, cancel: cancel, timeout: timeout, start: time.Now(), rep: rep}
 }
 
 func (j *job) done() {
@@ -127,23 +128,30 @@ func (s *session) send(m protocol.Message) {
 	}
 }
 
-// intake counts a job and builds the function that answers it with an error. ok is false
-// for a job without a request_id: there is nothing to answer it with.
-func (s *session) intake(kind, id string, answer func(id, text string) protocol.Message) (num uint64, fail func(error), ok bool) {
+// intake counts a job and builds the function that answers it with an error (and reports
+// it to the observer). ok is false for a job without a request_id: there is nothing to
+// answer it with (nor to report). rep is the job's report; callers add its node.
+func (s *session) intake(kind, id string, answer func(id, text string) protocol.Message) (num uint64, rep *pending, fail func(error), ok bool) {
 	num = s.e.requests.Add(1)
 	if id == "" {
 		s.log.Warn("job without request_id cannot be answered; ignored", "tag", "inference", "kind", kind)
-		return num, nil, false
+		return num, nil, nil, false
 	}
-	return num, func(err error) {
+	rep = newPending(KindTTS)
+	if kind == "inference" {
+		rep.Kind = KindChat
+	}
+	return num, rep, func(err error) {
 		s.log.Warn("job refused", "tag", "inference", "kind", kind, "n", num, "request_id", id, "err", err)
-		s.send(answer(id, s.wireError(err, 0)))
+		text := s.wireError(err, 0)
+		s.send(answer(id, text))
+		s.e.observe(rep, err, text)
 	}, true
 }
 
 // launch admits a job (not while draining; within the queue bound) and runs it on its
 // own goroutine, or answers it with fail.
-func (s *session) launch(id string, n *node, timeout time.Duration, fail func(error), run func(*job)) {
+func (s *session) launch(id string, rep *pending, n *node, timeout time.Duration, fail func(error), run func(*job)) {
 	if s.draining.Load() {
 		fail(errDraining)
 		return
@@ -152,7 +160,7 @@ func (s *session) launch(id string, n *node, timeout time.Duration, fail func(er
 		fail(err)
 		return
 	}
-	j := s.newJob(id, n, timeout)
+	j := s.newJob(id, rep, n, timeout)
 	s.jobs.Add(1)
 	go func() {
 		defer s.jobs.Done()
@@ -167,9 +175,11 @@ func (s *session) launch(id string, n *node, timeout time.Duration, fail func(er
 func (s *session) recoverJob(j *job, fail func(error)) {
 	if r := recover(); r != nil {
 		s.log.Error("job crashed; please report this bug", "request_id", j.id, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		err := errors.New("internal error in pin-client while running the job")
 		if j.answered.CompareAndSwap(false, true) {
-			fail(errors.New("internal error in pin-client while running the job"))
+			fail(err)
 		}
+		s.e.observe(j.rep, err, err.Error()) // no-op when fail or the job reported already
 	}
 }
 
@@ -181,7 +191,7 @@ func (j *job) answer(m protocol.Message) {
 }
 
 func (s *session) startInference(m *protocol.InferenceRequest) {
-	num, fail, ok := s.intake("inference", m.RequestID, func(id, text string) protocol.Message {
+	num, rep, fail, ok := s.intake("inference", m.RequestID, func(id, text string) protocol.Message {
 		return &protocol.InferenceError{RequestID: id, Error: text}
 	})
 	if !ok {
@@ -193,12 +203,13 @@ func (s *session) startInference(m *protocol.InferenceRequest) {
 		return
 	}
 	n := s.e.route(p.Model)
+	rep.setNode(n, p.Model)
 	timeout := chatTimeout
 	if p.Stream {
 		timeout = streamTimeout
 	}
 	s.log.Debug("job queued", "tag", "inference", "n", num, "request_id", m.RequestID, "model", p.Model, "node", n.cfg.Alias, "stream", p.Stream)
-	s.launch(m.RequestID, n, timeout, fail, func(j *job) { j.runInference(num, p) })
+	s.launch(m.RequestID, rep, n, timeout, fail, func(j *job) { j.runInference(num, p) })
 }
 
 func parseInference(raw json.RawMessage) (*protocol.InferencePayload, error) {
@@ -255,6 +266,9 @@ func (j *job) runInference(num uint64, p *protocol.InferencePayload) {
 		}
 		idx := 0
 		res, err = n.backend.ChatStream(j.ctx, req, func(d backends.Delta) error {
+			if idx == 0 {
+				j.rep.TTFT = time.Since(j.rep.start)
+			}
 			err := s.conn.Send(&protocol.InferenceChunk{RequestID: j.id, Index: idx, Delta: d.Text, Kind: string(d.Kind)})
 			idx++
 			return err // a closed link aborts generation (L17)
@@ -280,11 +294,15 @@ func (j *job) finishInference(num uint64, res *backends.ChatResult, err error) {
 		if j.ctx.Err() == context.Canceled && j.s.linkCtx.Err() == nil {
 			err = errCanceled
 		}
-		j.answer(&protocol.InferenceError{RequestID: j.id, Error: s.wireError(err, j.timeout)})
+		text := s.wireError(err, j.timeout)
+		j.answer(&protocol.InferenceError{RequestID: j.id, Error: text})
+		s.e.observe(j.rep, err, text)
 		s.log.Warn("job failed", "tag", "inference", "n", num, "request_id", j.id, "node", j.n.cfg.Alias, "took", took, "err", err)
 		return
 	}
 	j.answer(&protocol.InferenceResponse{RequestID: j.id, Result: body})
+	j.rep.PromptTokens, j.rep.CompletionTokens = max(0, usage.PromptTokens), max(0, usage.CompletionTokens)
+	s.e.observe(j.rep, nil, "")
 	if res.Incomplete {
 		s.log.Warn("backend stream ended without its done frame; the answer may be truncated", "tag", "inference", "n", num, "request_id", j.id)
 	}
@@ -310,7 +328,7 @@ func (j *job) account(u backends.Usage, err error) {
 // ---- TTS (§9) ----
 
 func (s *session) startTTS(m *protocol.TTSRequest) {
-	num, fail, ok := s.intake("tts", m.RequestID, func(id, text string) protocol.Message {
+	num, rep, fail, ok := s.intake("tts", m.RequestID, func(id, text string) protocol.Message {
 		return &protocol.TTSError{RequestID: id, Error: text}
 	})
 	if !ok {
@@ -326,6 +344,7 @@ func (s *session) startTTS(m *protocol.TTSRequest) {
 		fail(errors.New("no TTS backend configured on this operator"))
 		return
 	}
+	rep.setNode(n, p.Model)
 	if p.Voice == "" {
 		p.Voice = "default"
 	}
@@ -333,7 +352,7 @@ func (s *session) startTTS(m *protocol.TTSRequest) {
 		p.ResponseFormat = "mp3"
 	}
 	s.log.Debug("tts queued", "tag", "inference", "n", num, "request_id", m.RequestID, "model", p.Model, "node", n.cfg.Alias)
-	s.launch(m.RequestID, n, ttsTimeout, fail, func(j *job) { j.runTTS(num, &p) })
+	s.launch(m.RequestID, rep, n, ttsTimeout, fail, func(j *job) { j.runTTS(num, &p) })
 }
 
 // routeTTS: a node whose ttsModels lists the model, else the first node with a ttsUri.
@@ -369,7 +388,9 @@ func (j *job) runTTS(num uint64, p *protocol.TTSPayload) {
 	}
 	j.account(backends.Usage{}, err)
 	if err != nil {
-		j.answer(&protocol.TTSError{RequestID: j.id, Error: s.wireError(err, j.timeout)})
+		text := s.wireError(err, j.timeout)
+		j.answer(&protocol.TTSError{RequestID: j.id, Error: text})
+		s.e.observe(j.rep, err, text)
 		s.log.Warn("tts failed", "tag", "inference", "n", num, "request_id", j.id, "err", err)
 		return
 	}
@@ -381,5 +402,6 @@ func (j *job) runTTS(num uint64, p *protocol.TTSPayload) {
 		Model: p.Model, Voice: p.Voice, Format: p.ResponseFormat, ContentType: ct,
 		Bytes: len(sp.Audio), AudioB64: base64.StdEncoding.EncodeToString(sp.Audio),
 	}})
+	s.e.observe(j.rep, nil, "")
 	s.log.Info("tts done", "tag", "inference", "n", num, "request_id", j.id, "bytes", len(sp.Audio), "took", time.Since(j.start).Round(time.Millisecond))
 }
