@@ -23,6 +23,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -53,8 +54,16 @@ type Config struct {
 	ReconnectDelaySecs int    `json:"reconnectDelaySecs,omitempty"`
 	Transport          string `json:"transport,omitempty"` // "sse" (default) or "ws"
 	// AllowInsecure permits a cleartext ws:// or http:// serverUrl to a non-loopback host.
-	AllowInsecure bool   `json:"allowInsecure,omitempty"`
-	Nodes         []Node `json:"nodes"`
+	AllowInsecure bool `json:"allowInsecure,omitempty"`
+	// MetricsAddr is host:port where the engine serves Prometheus /metrics, /healthz and
+	// /readyz, e.g. "127.0.0.1:9464"; empty (the default) serves nothing. The
+	// --metrics-addr flag overrides it. It must be a loopback address unless
+	// MetricsAllowRemote is set (the metrics name your nodes, models and earnings).
+	MetricsAddr string `json:"metricsAddr,omitempty"`
+	// MetricsAllowRemote permits a MetricsAddr that is not loopback ("0.0.0.0:9464",
+	// ":9464", a LAN address); the flag is --metrics-allow-remote.
+	MetricsAllowRemote bool   `json:"metricsAllowRemote,omitempty"`
+	Nodes              []Node `json:"nodes"`
 }
 
 // Node is one element of "nodes".
@@ -204,6 +213,11 @@ func (c *Config) Check() (warnings []string, err error) {
 	if c.ReconnectDelaySecs < 0 {
 		return warnings, fieldErr("reconnectDelaySecs", "%d is negative; use a number of seconds of 1 or more (default %d)", c.ReconnectDelaySecs, DefaultReconnectDelaySecs)
 	}
+	if c.MetricsAddr != "" {
+		if err := CheckMetricsAddr(c.MetricsAddr, c.MetricsAllowRemote); err != nil {
+			return warnings, fieldErr("metricsAddr", "%v", err)
+		}
+	}
 	if c.Transport != "sse" && c.Transport != "ws" {
 		warn("transport: %q is neither \"sse\" nor \"ws\"; using SSE (only exactly \"ws\" selects WebSocket)", c.Transport)
 	}
@@ -300,6 +314,29 @@ func (n *Node) check(p string, warn func(string, ...any)) error {
 		warn("%s.ttsModels: ignored because %s.ttsUri is not set; set ttsUri to the TTS server's base URL", p, p)
 	}
 	return nil
+}
+
+// CheckMetricsAddr checks a metrics listen address (metricsAddr, --metrics-addr): host:port
+// with a numeric port, and a loopback host (localhost, 127.0.0.1, ::1) unless allowRemote;
+// an empty host (":9464") listens on every interface and so counts as remote. The error
+// is one line without a field name; callers add theirs.
+func CheckMetricsAddr(addr string, allowRemote bool) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port; use e.g. \"127.0.0.1:9464\"", addr)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q: port %q is not a number from 0 to 65535; use e.g. \"127.0.0.1:9464\"", addr, port)
+	}
+	if allowRemote || isLoopback(host) {
+		return nil
+	}
+	what := "is not a loopback address"
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		what = "listens on every network interface"
+	}
+	return fmt.Errorf("%q %s, so anyone on the network could read your metrics; use \"127.0.0.1:%s\", "+
+		"or opt in with --metrics-allow-remote (\"metricsAllowRemote\": true in config.json)", addr, what, port)
 }
 
 func checkHTTPURL(path, s string) error {

@@ -151,6 +151,14 @@ func TestRules(t *testing.T) {
 		{"unknown keys", func(m map[string]any) { m["server_url"] = "x"; m["zzz"] = 1; node(m, 1)["gpu"] = "a100" }, "",
 			`unknown keys ignored: server_url (did you mean "serverUrl"?), zzz, nodes[1].gpu`},
 		{"bad payout", func(m map[string]any) { m["payoutAddress"] = "0x12" }, "", "payoutAddress: not a 0x-prefixed"},
+		{"metrics loopback", func(m map[string]any) { m["metricsAddr"] = "127.0.0.1:9464" }, "", ""},
+		{"metrics localhost", func(m map[string]any) { m["metricsAddr"] = "localhost:9464" }, "", ""},
+		{"metrics all interfaces", func(m map[string]any) { m["metricsAddr"] = ":9464" },
+			`metricsAddr: ":9464" listens on every network interface, so anyone on the network could read your metrics; use "127.0.0.1:9464", or opt in with --metrics-allow-remote ("metricsAllowRemote": true in config.json)`, ""},
+		{"metrics LAN", func(m map[string]any) { m["metricsAddr"] = "192.168.1.2:9464" }, `metricsAddr: "192.168.1.2:9464" is not a loopback address`, ""},
+		{"metrics remote allowed", func(m map[string]any) { m["metricsAddr"] = "0.0.0.0:9464"; m["metricsAllowRemote"] = true }, "", ""},
+		{"metrics no port", func(m map[string]any) { m["metricsAddr"] = "127.0.0.1" }, `metricsAddr: "127.0.0.1" is not host:port; use e.g. "127.0.0.1:9464"`, ""},
+		{"metrics bad port", func(m map[string]any) { m["metricsAddr"] = "127.0.0.1:http" }, `metricsAddr: "127.0.0.1:http": port "http" is not a number`, ""},
 		{"good payout", func(m map[string]any) { m["payoutAddress"] = "0x" + strings.Repeat("aB", 20) }, "", ""},
 	}
 	for _, tt := range tests {
