@@ -185,14 +185,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if _, err := io.Copy(io.Discard, r.Body); err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", maxBody))
+				writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d KiB", maxBody>>10))
 			} else {
 				writeError(w, http.StatusBadRequest, "read request body: "+err.Error())
 			}
 			return
 		}
 	}
-	if s.eng == nil {
+	if s.eng == nil && r.URL.Path != "/"+APIVersion+"/info" {
 		writeError(w, http.StatusServiceUnavailable, "no engine behind this endpoint")
 		return
 	}
