@@ -86,11 +86,19 @@ func (f *fakeEngine) subscribers() int {
 	return len(f.subs)
 }
 
-func (f *fakeEngine) GoOnline()     { f.calls <- "online" }
-func (f *fakeEngine) GoOffline()    { f.calls <- "offline" }
-func (f *fakeEngine) ReconnectNow() { f.calls <- "reconnect" }
+// call records a command; past 64 unread ones (a fuzzer) they are dropped.
+func (f *fakeEngine) call(name string) {
+	select {
+	case f.calls <- name:
+	default:
+	}
+}
+
+func (f *fakeEngine) GoOnline()     { f.call("online") }
+func (f *fakeEngine) GoOffline()    { f.call("offline") }
+func (f *fakeEngine) ReconnectNow() { f.call("reconnect") }
 func (f *fakeEngine) Reload(ctx context.Context) error {
-	f.calls <- "reload"
+	f.call("reload")
 	if f.reload != nil {
 		return f.reload(ctx)
 	}
