@@ -7,11 +7,16 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/pin-client/pin-client/backends/auto"
 	"github.com/pin-client/pin-client/core"
+	"github.com/pin-client/pin-client/core/control"
 	"github.com/pin-client/pin-client/internal/config"
+	"github.com/pin-client/pin-client/internal/enginelock"
+	"github.com/pin-client/pin-client/internal/host"
 	"github.com/pin-client/pin-client/internal/logging"
 	"github.com/pin-client/pin-client/internal/nodecheck"
 	"github.com/pin-client/pin-client/internal/version"
@@ -25,6 +30,10 @@ type daemonFlags struct {
 	queue    int
 	grace    time.Duration
 	version  bool
+
+	metricsAddr        string
+	metricsAllowRemote bool
+	controlSocket      string
 }
 
 func (f *daemonFlags) register(fs *flag.FlagSet) {
@@ -42,6 +51,9 @@ func (f *daemonFlags) register(fs *flag.FlagSet) {
 	for _, n := range []string{"V", "version"} {
 		fs.BoolVar(&f.version, n, false, "print the version")
 	}
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz, /readyz on this loopback address")
+	fs.BoolVar(&f.metricsAllowRemote, "metrics-allow-remote", false, "allow a non-loopback --metrics-addr")
+	fs.StringVar(&f.controlSocket, "control-socket", "", "control API endpoint (default: per user, or the system one for the system service)")
 }
 
 // newLogger builds the daemon logger; RUST_LOG overrides -l like the original.
@@ -57,6 +69,12 @@ func newLogger(io cmdIO, level string) (*slog.Logger, error) {
 }
 
 func runDaemon(ctx context.Context, args []string, io cmdIO) error {
+	return runEngine(ctx, args, io, control.KindDaemon, control.ScopeUser)
+}
+
+// runEngine runs the relay as kind (a daemon in a terminal or the service) in scope:
+// the engine lock, the control API and metrics around it (internal/host).
+func runEngine(ctx context.Context, args []string, io cmdIO, kind, scope string) error {
 	var f daemonFlags
 	fs := flag.NewFlagSet("pin-clientd", flag.ContinueOnError)
 	fs.SetOutput(io.Stderr)
@@ -79,35 +97,75 @@ func runDaemon(ctx context.Context, args []string, io cmdIO) error {
 	if err := config.ValidateThreads(f.threads); err != nil {
 		return err
 	}
-	eng, err := buildEngine(f, io, log)
+	cfgPath := f.config
+	if abs, err := filepath.Abs(cfgPath); err == nil {
+		cfgPath = abs
+	}
+	var cfg *config.Config // the first config, for the metrics settings
+	build := func(ctx context.Context) (core.Options, error) {
+		o, err := engineOptions(f, io, log)
+		if err == nil && cfg == nil {
+			cfg = o.Config
+		}
+		return o, err
+	}
+	first, err := build(ctx)
+	if err != nil {
+		return err
+	}
+	metricsAddr, allowRemote := f.metricsAddr, f.metricsAllowRemote || cfg.MetricsAllowRemote
+	if metricsAddr == "" {
+		metricsAddr = cfg.MetricsAddr
+	}
+	used := false
+	h, err := host.New(ctx, host.Options{
+		Kind: kind, Scope: scope, ConfigPath: cfgPath,
+		Build: func(ctx context.Context) (core.Options, error) {
+			if !used { // New's first build reuses the options checked above
+				used = true
+				return first, nil
+			}
+			return build(ctx)
+		},
+		Socket:      f.controlSocket,
+		SocketGroup: serviceGroup(scope),
+		MetricsAddr: metricsAddr, MetricsAllowRemote: allowRemote,
+		Logger: log,
+	})
 	if err != nil {
 		return err
 	}
 	slog.SetDefault(log)
-	log.Info("pin-clientd starting", "version", version.Version, "config", f.config)
-	err = eng.Run(ctx)
-	st := eng.Status()
+	log.Info("pin-clientd starting", "version", version.Version, "config", f.config, "as", kind, "pid", os.Getpid())
+	err = h.Run(ctx)
+	var held *enginelock.HeldError
+	if errors.As(err, &held) {
+		log.Error("not starting: another engine serves this operator", "holder_pid", held.Holder.PID)
+		return err
+	}
+	st := h.Status()
 	log.Info("pin-clientd stopped", "served", st.Served, "failed", st.Failed, "tokens", st.Tokens)
 	return err
 }
 
-// buildEngine loads the config and the secret and wires the engine.
-func buildEngine(f daemonFlags, io cmdIO, log *slog.Logger) (*core.Engine, error) {
+// engineOptions loads the config and the secret and wires the engine's options; it
+// runs at start and again on every reload.
+func engineOptions(f daemonFlags, io cmdIO, log *slog.Logger) (core.Options, error) {
 	cfg, _, err := config.Load(f.config, log) // warnings are logged by Load
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("config file %s not found: write one with `pin-clientd init` (or copy config.example.json), or pass -c PATH", f.config)
+		return core.Options{}, fmt.Errorf("config file %s not found: write one with `pin-clientd init` (or copy config.example.json), or pass -c PATH", f.config)
 	}
 	if err != nil {
-		return nil, err
+		return core.Options{}, err
 	}
 	sec, source, err := daemonSecret(cfg, f.config, io, log)
 	if err != nil {
-		return nil, err
+		return core.Options{}, err
 	}
-	return core.New(core.Options{
+	return core.Options{
 		Config: cfg, Secret: sec, SecretSource: source,
 		Threads: f.threads, QueueSize: f.queue, Grace: f.grace,
 		NewBackend: auto.Backend(log), NewSpeaker: auto.Speaker(log),
 		CheckNode: nodecheck.For(log), Logger: log,
-	})
+	}, nil
 }

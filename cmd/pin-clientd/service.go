@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pin-client/pin-client/core"
+	"github.com/pin-client/pin-client/core/control"
 	"github.com/pin-client/pin-client/installer"
 	"github.com/pin-client/pin-client/internal/config"
 	"github.com/pin-client/pin-client/internal/logging"
@@ -40,8 +41,11 @@ var (
 		}
 		return filepath.EvalSymlinks(p)
 	}
-	// serviceDaemon is what `service run` runs under the service manager.
-	serviceDaemon = runDaemon
+	// serviceDaemon is what `service run` runs under the service manager; scope is
+	// control.ScopeUser for a user service (`service run --user`), else ScopeSystem.
+	serviceDaemon = func(ctx context.Context, args []string, io cmdIO, scope string) error {
+		return runEngine(ctx, args, io, control.KindService, scope)
+	}
 )
 
 const serviceUsage = `Usage:
@@ -152,7 +156,11 @@ func serviceInstall(f serviceFlags, io cmdIO) error {
 	}
 	o := serviceOptions(f.user, io)
 	o.Executable = exe
-	o.Arguments = []string{"service", "run", "-c", cfgPath, "-n", strconv.Itoa(f.threads), "--grace", f.grace.String()}
+	o.Arguments = []string{"service", "run"}
+	if f.user {
+		o.Arguments = append(o.Arguments, "--user")
+	}
+	o.Arguments = append(o.Arguments, "-c", cfgPath, "-n", strconv.Itoa(f.threads), "--grace", f.grace.String())
 	if f.logLevel != "" {
 		o.Arguments = append(o.Arguments, "-l", f.logLevel)
 	}
@@ -348,6 +356,10 @@ func logHint(user bool, path string) string {
 // Start returns at once (Windows error 1053 otherwise); a stop cancels the daemon's
 // context and waits for its drain (--grace) plus a margin.
 func serviceRun(ctx context.Context, args []string, io cmdIO) error {
+	scope := control.ScopeSystem
+	if len(args) > 0 && (args[0] == "--user" || args[0] == "-user") {
+		scope, args = control.ScopeUser, args[1:]
+	}
 	var df daemonFlags
 	fs := flag.NewFlagSet("pin-clientd service run", flag.ContinueOnError)
 	fs.SetOutput(io.Stderr)
@@ -365,7 +377,7 @@ func serviceRun(ctx context.Context, args []string, io cmdIO) error {
 	}
 	dio.Stdin = strings.NewReader("")
 	dio.IsTerminal = func() bool { return false }
-	return r.Run(ctx, func(ctx context.Context) error { return serviceDaemon(ctx, args, dio) })
+	return r.Run(ctx, func(ctx context.Context) error { return serviceDaemon(ctx, args, dio, scope) })
 }
 
 func userFlag(user bool) string {

@@ -255,7 +255,7 @@ func TestServiceRun(t *testing.T) {
 	t.Cleanup(func() { serviceDaemon = old })
 	var gotArgs []string
 	started := make(chan struct{})
-	serviceDaemon = func(ctx context.Context, args []string, io cmdIO) error {
+	serviceDaemon = func(ctx context.Context, args []string, io cmdIO, _ string) error {
 		gotArgs = args
 		close(started)
 		if io.IsTerminal() {
@@ -277,7 +277,7 @@ func TestServiceRun(t *testing.T) {
 	if err := runService(context.Background(), []string{"run", "--bogus"}, f.io()); err == nil {
 		t.Error("bad flag accepted")
 	}
-	serviceDaemon = func(context.Context, []string, cmdIO) error { return errors.New("config: broken") }
+	serviceDaemon = func(context.Context, []string, cmdIO, string) error { return errors.New("config: broken") }
 	if err := runService(context.Background(), []string{"run"}, f.io()); err == nil || err.Error() != "config: broken" {
 		t.Errorf("daemon failure not returned: %v", err)
 	}

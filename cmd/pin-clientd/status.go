@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pin-client/pin-client/backends/auto"
+	"github.com/pin-client/pin-client/core"
 	"github.com/pin-client/pin-client/internal/config"
 	"github.com/pin-client/pin-client/internal/nodecheck"
 )
@@ -25,6 +26,10 @@ func init() {
 
 // statusReport is what `pin-clientd status` found. It never holds the secret.
 type statusReport struct {
+	// Engine is the running engine's live state, nil when none answers (EngineNote says so).
+	Engine     *liveEngine `json:"engine,omitempty"`
+	EngineNote string      `json:"engineNote,omitempty"`
+
 	Config   string         `json:"config"`
 	ConfigOK bool           `json:"configOk"`
 	Problems []string       `json:"problems,omitempty"` // config errors and warnings
@@ -53,8 +58,9 @@ const statusTimeout = 5 * time.Second
 func runStatus(ctx context.Context, args []string, io cmdIO) error {
 	fs := flag.NewFlagSet("pin-clientd status", flag.ContinueOnError)
 	fs.SetOutput(io.Stderr)
-	var path string
+	var path, socket string
 	var asJSON bool
+	fs.StringVar(&socket, "control-socket", "", "control API endpoint of the engine (default: the system service's, then your own)")
 	for _, n := range []string{"c", "config"} {
 		fs.StringVar(&path, n, "config.json", "config file")
 	}
@@ -68,6 +74,7 @@ func runStatus(ctx context.Context, args []string, io cmdIO) error {
 	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
 	defer cancel()
 	rep := checkStatus(ctx, path, io)
+	rep.Engine, rep.EngineNote = liveStatus(ctx, controlFlags{socket: socket}, io)
 	if asJSON {
 		enc := json.NewEncoder(io.Stdout)
 		enc.SetIndent("", "  ")
@@ -85,6 +92,9 @@ func runStatus(ctx context.Context, args []string, io cmdIO) error {
 
 func (r *statusReport) healthy() bool {
 	if !r.ConfigOK || !r.SecretOK {
+		return false
+	}
+	if r.Engine != nil && r.Engine.State == core.StateAuthRejected.String() {
 		return false
 	}
 	for _, n := range r.Nodes {
@@ -174,6 +184,7 @@ func writeStatus(io cmdIO, r *statusReport) {
 		}
 		return "FAIL"
 	}
+	writeLive(w, r.Engine, r.EngineNote)
 	fmt.Fprintf(w, "%s config   %s\n", mark(r.ConfigOK), r.Config)
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "         - %s\n", p)

@@ -1,0 +1,464 @@
+// Package host runs one relay engine in a process and makes it reachable: it takes the
+// one-engine-per-operator lock (internal/enginelock), serves the local control API
+// (core/control) and, when asked, Prometheus metrics (internal/metrics), and reloads the
+// engine from its config file on request without restarting the process.
+//
+// Every face runs its engine through a Host: `pin-clientd` in a terminal (KindDaemon),
+// the installed background service (KindService) and the desktop app's own engine
+// (KindApp). The Host is itself a core.Controller, so whoever holds it — or a control
+// client on the other end of the socket — cannot tell it from a bare engine; its status
+// subscription survives reloads.
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/pin-client/pin-client/core"
+	"github.com/pin-client/pin-client/core/control"
+	"github.com/pin-client/pin-client/internal/enginelock"
+	"github.com/pin-client/pin-client/internal/metrics"
+	"github.com/pin-client/pin-client/internal/version"
+)
+
+// NoSocket as Options.Socket runs the engine without a control endpoint.
+const NoSocket = "-"
+
+// Options configures a Host.
+type Options struct {
+	Kind  string // control.KindDaemon, KindService or KindApp
+	Scope string // control.ScopeUser or ScopeSystem; "" → user
+	// ConfigPath is the config file the engine was built from; shown in Info and
+	// re-read by Build on reload.
+	ConfigPath string
+	// Build loads the config and the secret and returns the engine's options (required).
+	// It is called once by New and again on every Reload; an error leaves the running
+	// engine untouched and is returned to whoever asked for the reload.
+	Build func(ctx context.Context) (core.Options, error)
+
+	// StateDir holds the engine lock; "" → enginelock.UserStateDir() (user scope) or
+	// enginelock.SystemStateDir() (system scope).
+	StateDir string
+	// Socket is the control endpoint; "" → control.UserSocketPath() or
+	// control.SystemSocketPath() by Scope; NoSocket → none.
+	Socket string
+	// SocketGroup, when > 0, lets members of that group use a system endpoint (0660).
+	SocketGroup int
+
+	// MetricsAddr, when set, serves /metrics, /healthz and /readyz there.
+	MetricsAddr        string
+	MetricsAllowRemote bool
+
+	Logger *slog.Logger // nil → discard
+}
+
+// Host is one engine in this process. Create it with New, run it with Run.
+type Host struct {
+	o       Options
+	log     *slog.Logger
+	started time.Time
+	metrics *metrics.Metrics // nil without MetricsAddr
+	bus     core.StatusBus
+
+	reloads chan reloadReq
+
+	mu       sync.Mutex
+	eng      *core.Engine // guarded by mu: the engine serving now
+	clientID string       // guarded by mu
+	want     bool         // guarded by mu: the operator wants it online (carried across reloads)
+	socket   string       // guarded by mu: the endpoint actually served, "" when none
+	// carry is the recent log of the engines before this one (bounded), shown before
+	// the current engine's own lines so a reload does not blank the operator's log.
+	carry []core.LogLine // guarded by mu
+}
+
+// keepLog bounds carry; the engine keeps as many lines of its own.
+const keepLog = 200
+
+type reloadReq struct {
+	ctx   context.Context
+	reply chan error
+}
+
+var (
+	_ core.Controller = (*Host)(nil)
+	_ control.Engine  = (*Host)(nil)
+)
+
+// New builds the first engine (so a bad config or a missing secret is reported before
+// anything starts). It does not lock, listen or connect; Run does.
+func New(ctx context.Context, o Options) (*Host, error) {
+	if o.Build == nil {
+		return nil, errors.New("host: Options.Build is required")
+	}
+	if o.Scope == "" {
+		o.Scope = control.ScopeUser
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Host{o: o, log: o.Logger, started: time.Now(), reloads: make(chan reloadReq)}
+	if o.MetricsAddr != "" {
+		if err := metrics.CheckAddr(o.MetricsAddr, o.MetricsAllowRemote); err != nil {
+			return nil, err
+		}
+		h.metrics = metrics.New(h)
+	}
+	eng, id, want, err := h.build(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h.eng, h.clientID, h.want = eng, id, want
+	h.bus.Publish(eng.Status())
+	return h, nil
+}
+
+// build calls Options.Build and makes the engine.
+func (h *Host) build(ctx context.Context) (eng *core.Engine, clientID string, wantOnline bool, err error) {
+	opts, err := h.o.Build(ctx)
+	if err != nil {
+		return nil, "", false, err
+	}
+	if opts.Config == nil {
+		return nil, "", false, errors.New("host: Build returned no config")
+	}
+	if h.metrics != nil {
+		opts.Observer = h.metrics.Observer()
+	}
+	eng, err = core.New(opts)
+	if err != nil {
+		return nil, "", false, err
+	}
+	return eng, opts.Config.ClientID, !opts.StartOffline, nil
+}
+
+// Info describes this process for the control API.
+func (h *Host) Info() control.Info {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return control.Info{
+		Kind: h.o.Kind, Scope: h.o.Scope, PID: os.Getpid(), Started: h.started,
+		Version: version.Version, ClientID: h.clientID, ConfigPath: h.o.ConfigPath, Socket: h.socket,
+	}
+}
+
+func (h *Host) engine() *core.Engine {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.eng
+}
+
+// ---- core.Controller ----
+
+// Status returns the current engine's latest snapshot.
+func (h *Host) Status() core.Status { return h.bus.Load() }
+
+// Subscribe delivers snapshots of whichever engine serves, across reloads.
+func (h *Host) Subscribe(ctx context.Context) <-chan core.Status { return h.bus.Subscribe(ctx) }
+
+// GoOnline connects the current engine and remembers the choice for reloads.
+func (h *Host) GoOnline() {
+	h.mu.Lock()
+	h.want = true
+	e := h.eng
+	h.mu.Unlock()
+	e.GoOnline()
+}
+
+// GoOffline drains and disconnects the current engine, and keeps later ones offline.
+func (h *Host) GoOffline() {
+	h.mu.Lock()
+	h.want = false
+	e := h.eng
+	h.mu.Unlock()
+	e.GoOffline()
+}
+
+// ReconnectNow skips the current engine's backoff wait.
+func (h *Host) ReconnectNow() { h.engine().ReconnectNow() }
+
+// Reload re-reads the config (Options.Build). If it is valid, running jobs drain, the
+// old engine disconnects and a new one connects with the new config, online if the old
+// one was meant to be. It returns once the new engine runs, or the error that kept the
+// old one; it fails with an error when Run is not running.
+func (h *Host) Reload(ctx context.Context) error {
+	req := reloadReq{ctx: ctx, reply: make(chan error, 1)}
+	select {
+	case h.reloads <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err() // the reload goes on; the status shows it
+	}
+}
+
+// ---- Run ----
+
+// Run takes the engine lock, serves the control API (and metrics), and runs the engine
+// until ctx ends; cancelling ctx drains running jobs (the engine's Grace) and returns
+// nil. When another process holds the lock it returns a *enginelock.HeldError at once.
+// A control endpoint that cannot be served is logged, not fatal: the engine serves
+// jobs without it. Run is called at most once.
+func (h *Host) Run(ctx context.Context) error {
+	h.mu.Lock()
+	id := h.clientID
+	h.mu.Unlock()
+	lockDir, err := h.lockDir()
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	h.socket = h.socketPath()
+	h.mu.Unlock()
+	lock, err := enginelock.Acquire(lockDir, id, h.holder(id))
+	if err != nil {
+		return err
+	}
+	defer func() { lock.Release() }()
+
+	srvCtx, stopSrv := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	defer func() {
+		stopSrv()
+		wg.Wait()
+	}()
+	h.serveControl(srvCtx, &wg)
+	if h.metrics != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := h.metrics.Serve(srvCtx, h.o.MetricsAddr, h.o.MetricsAllowRemote, h.log); err != nil {
+				h.log.Error("metrics endpoint stopped", "addr", h.o.MetricsAddr, "err", err)
+			}
+		}()
+	}
+
+	for {
+		eng := h.engine()
+		runCtx, cancel := context.WithCancel(ctx)
+		r := &engineRun{done: make(chan struct{})}
+		fwdDone := h.forward(eng, r.done)
+		go func() {
+			r.err = eng.Run(runCtx)
+			close(r.done)
+		}()
+	wait:
+		for {
+			select {
+			case <-r.done:
+				cancel()
+				<-fwdDone
+				return r.err
+			case req := <-h.reloads:
+				next, nid, nlock, err := h.prepareReload(req.ctx, lockDir, id)
+				if err != nil {
+					req.reply <- err
+					continue
+				}
+				h.log.Info("reloading: draining running jobs, then reconnecting with the new config", "config", h.o.ConfigPath)
+				h.drain(req.ctx, eng)
+				cancel()
+				<-r.done
+				<-fwdDone
+				if r.err != nil {
+					h.log.Error("engine stopped", "err", r.err)
+				}
+				if nlock != nil {
+					lock.Release()
+					lock, id = nlock, nid
+				}
+				h.mu.Lock()
+				h.carry = lastLines(keepLog, h.carry, eng.Status().Log, []core.LogLine{{
+					Time: time.Now(), Level: slog.LevelInfo, Message: "reloaded config " + h.o.ConfigPath,
+				}})
+				h.eng, h.clientID = next, nid
+				want := h.want
+				h.mu.Unlock()
+				if want {
+					next.GoOnline()
+				} else {
+					next.GoOffline()
+				}
+				h.publish(next.Status())
+				h.log.Info("reloaded", "config", h.o.ConfigPath, "nodes", len(next.Status().Nodes))
+				req.reply <- nil
+				break wait
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// engineRun is one engine's Run: done closes when it has returned, then err is set.
+type engineRun struct {
+	done chan struct{}
+	err  error
+}
+
+// prepareReload builds the next engine; when the clientId changed it also takes that
+// operator's lock (kept alongside the old one until the swap).
+func (h *Host) prepareReload(ctx context.Context, lockDir, curID string) (*core.Engine, string, *enginelock.Lock, error) {
+	next, nid, _, err := h.build(ctx)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("reload: %w", err)
+	}
+	if nid == curID {
+		return next, nid, nil, nil
+	}
+	nlock, err := enginelock.Acquire(lockDir, nid, h.holder(nid))
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("reload: %w", err)
+	}
+	return next, nid, nlock, nil
+}
+
+// drain takes eng offline and waits until it is, or until ctx ends (then the engine's
+// own shutdown grace applies when its Run is cancelled).
+func (h *Host) drain(ctx context.Context, eng *core.Engine) {
+	sub, stop := context.WithCancel(ctx)
+	defer stop()
+	ch := eng.Subscribe(sub)
+	eng.GoOffline()
+	for st := range ch {
+		if st.State == core.StateOffline {
+			return
+		}
+	}
+}
+
+// forward republishes eng's snapshots on the host bus until eng's Run has returned
+// (runDone closed), then the last ones. The returned channel closes when forwarding
+// has stopped, so snapshots of two engines never interleave.
+func (h *Host) forward(eng *core.Engine, runDone <-chan struct{}) <-chan struct{} {
+	out := make(chan struct{})
+	subCtx, stop := context.WithCancel(context.Background())
+	ch := eng.Subscribe(subCtx)
+	go func() {
+		defer close(out)
+		defer stop()
+		for {
+			select {
+			case st := <-ch:
+				h.publish(st)
+			case <-runDone:
+				h.publish(eng.Status()) // the final snapshot (offline)
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// publish shows st, its log preceded by the lines carried over from earlier engines.
+func (h *Host) publish(st core.Status) {
+	h.mu.Lock()
+	carry := h.carry
+	h.mu.Unlock()
+	if len(carry) > 0 {
+		st.Log = lastLines(keepLog, carry, st.Log)
+	}
+	h.bus.Publish(st)
+}
+
+// lastLines is the last n lines of the concatenated parts, in a new slice.
+func lastLines(n int, parts ...[]core.LogLine) []core.LogLine {
+	total := 0
+	for _, p := range parts {
+		total += len(p)
+	}
+	skip := max(0, total-n)
+	out := make([]core.LogLine, 0, min(total, n))
+	for _, p := range parts {
+		if skip >= len(p) {
+			skip -= len(p)
+			continue
+		}
+		out = append(out, p[skip:]...)
+		skip = 0
+	}
+	return out
+}
+
+func (h *Host) lockDir() (string, error) {
+	if h.o.StateDir != "" {
+		return h.o.StateDir, nil
+	}
+	if h.o.Scope == control.ScopeSystem {
+		return enginelock.SystemStateDir(), nil
+	}
+	dir, err := enginelock.UserStateDir()
+	if err != nil {
+		return "", fmt.Errorf("engine lock: %w", err)
+	}
+	return dir, nil
+}
+
+func (h *Host) holder(clientID string) enginelock.Holder {
+	h.mu.Lock()
+	sock := h.socket
+	h.mu.Unlock()
+	return enginelock.Holder{
+		Kind: h.o.Kind, Scope: h.o.Scope, PID: os.Getpid(), Started: h.started,
+		Socket: sock, ClientID: clientID, ConfigPath: h.o.ConfigPath,
+	}
+}
+
+// serveControl listens on the control endpoint and serves it until ctx ends.
+func (h *Host) serveControl(ctx context.Context, wg *sync.WaitGroup) {
+	h.mu.Lock()
+	path := h.socket
+	h.mu.Unlock()
+	if path == "" {
+		return
+	}
+	ln, err := control.Listen(path, control.ListenOptions{Group: h.socketGroup(), System: h.o.Scope == control.ScopeSystem})
+	if err != nil {
+		h.mu.Lock()
+		h.socket = ""
+		h.mu.Unlock()
+		h.log.Warn("control API unavailable; `pin-clientd status` and the desktop app cannot reach this engine", "socket", path, "err", err)
+		return
+	}
+	pol := control.DefaultPolicy()
+	pol.GID = h.socketGroup()
+	srv := control.NewServer(control.ServerOptions{Engine: h, Info: h.Info, Logger: h.log, Policy: pol})
+	h.log.Debug("control API listening", "socket", path)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ctx, ln); err != nil {
+			h.log.Warn("control API stopped", "socket", path, "err", err)
+		}
+	}()
+}
+
+// socketPath is the control endpoint to serve, "" for none.
+func (h *Host) socketPath() string {
+	switch {
+	case h.o.Socket == NoSocket:
+		return ""
+	case h.o.Socket != "":
+		return h.o.Socket
+	case h.o.Scope == control.ScopeSystem:
+		return control.SystemSocketPath()
+	}
+	return control.UserSocketPath()
+}
+
+func (h *Host) socketGroup() int {
+	if h.o.Scope != control.ScopeSystem || h.o.SocketGroup <= 0 {
+		return -1
+	}
+	return h.o.SocketGroup
+}
