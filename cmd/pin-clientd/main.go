@@ -96,13 +96,16 @@ Usage:
   pin-clientd <command> [flags]    see below; "pin-clientd <command> -h" for its flags
 
 Flags:
-  -c, --config <FILE>      config file (default config.json)
-  -l, --log-level <LEVEL>  trace|debug|info|warn|error (default info; RUST_LOG overrides)
-  -n, --threads <NUM>      jobs run at once, all nodes together (default 1); match OLLAMA_NUM_PARALLEL
-      --queue <NUM>        jobs that may wait for a free slot before "busy" (default max(8, 4×threads))
-      --grace <DURATION>   on SIGINT/SIGTERM, how long running jobs may finish (default 10s)
-  -h, --help               this help
-  -V, --version            print the version
+  -c, --config <FILE>        config file (default config.json)
+  -l, --log-level <LEVEL>    trace|debug|info|warn|error (default info; RUST_LOG overrides)
+  -n, --threads <NUM>        jobs run at once, all nodes together (default 1); match OLLAMA_NUM_PARALLEL
+      --queue <NUM>          jobs that may wait for a free slot before "busy" (default max(8, 4×threads))
+      --grace <DURATION>     on SIGINT/SIGTERM, how long running jobs may finish (default 10s)
+      --metrics-addr <ADDR>  serve Prometheus /metrics, /healthz, /readyz, e.g. 127.0.0.1:9464 (default off)
+      --metrics-allow-remote allow a --metrics-addr that is not loopback
+      --control-socket <P>   the control API endpoint (default per user; see docs/control-api.md)
+  -h, --help                 this help
+  -V, --version              print the version
 
 Commands:
 `)

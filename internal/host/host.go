@@ -47,6 +47,11 @@ type Options struct {
 	// Socket is the control endpoint; "" → control.UserSocketPath() or
 	// control.SystemSocketPath() by Scope; NoSocket → none.
 	Socket string
+	// OtherEndpoints are the control endpoints of engines in the other scope, asked
+	// before starting (their locks live in another directory); nil → the system
+	// endpoint for a user engine, every user's endpoint for the system service (none
+	// when Socket is set explicitly).
+	OtherEndpoints []string
 	// SocketGroup, when > 0, lets members of that group use a system endpoint (0660).
 	SocketGroup int
 
@@ -219,6 +224,9 @@ func (h *Host) Run(ctx context.Context) error {
 	h.mu.Lock()
 	h.socket = h.socketPath()
 	h.mu.Unlock()
+	if err := h.otherScope(ctx, id); err != nil {
+		return err
+	}
 	lock, err := enginelock.Acquire(lockDir, id, h.holder(id))
 	if err != nil {
 		return err
@@ -304,6 +312,35 @@ func (h *Host) Run(ctx context.Context) error {
 type engineRun struct {
 	done chan struct{}
 	err  error
+}
+
+// otherScope refuses to start when an engine of the other scope already serves
+// clientID: the lock files of the system service and of users live in different
+// directories, so their control endpoints are asked instead. A user engine asks the
+// system endpoint; the system service asks every user's endpoint it can see (Linux).
+func (h *Host) otherScope(ctx context.Context, clientID string) error {
+	paths := h.o.OtherEndpoints
+	switch {
+	case paths != nil:
+	case h.o.Socket != "" && h.o.Socket != NoSocket:
+		// an explicit endpoint: a test or an unusual setup; the lock alone decides
+	case h.o.Scope == control.ScopeSystem:
+		paths = userEndpoints()
+	default:
+		paths = []string{control.SystemSocketPath()}
+	}
+	for _, p := range paths {
+		fctx, cancel := context.WithTimeout(ctx, time.Second)
+		_, info, err := control.Find(fctx, p)
+		cancel()
+		if err == nil && info.ClientID == clientID {
+			return &enginelock.HeldError{ClientID: clientID, Path: p, HolderKnown: true, Holder: enginelock.Holder{
+				Kind: info.Kind, Scope: info.Scope, PID: info.PID, Started: info.Started,
+				Socket: info.Socket, ClientID: info.ClientID, ConfigPath: info.ConfigPath,
+			}}
+		}
+	}
+	return nil
 }
 
 // prepareReload builds the next engine; when the clientId changed it also takes that

@@ -281,3 +281,51 @@ func TestControlAPIDrivesHost(t *testing.T) {
 		t.Errorf("after stop: Find = %v, want ErrNoEngine", err)
 	}
 }
+
+// TestOtherScopeEngineRefused: a user engine does not start while the system service
+// (another lock directory) serves the same operator; its endpoint tells.
+func TestOtherScopeEngineRefused(t *testing.T) {
+	f := newFixture(t)
+	f.writeConfig(1, pintest.DefaultClientID)
+	so := f.options(control.KindService)
+	so.Scope = control.ScopeSystem
+	so.StateDir = filepath.Join(f.dir, "system-state")
+	sys, err := host.New(context.Background(), so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, sys)
+	ctx := waitCtx(t)
+	if _, err := f.gw.WaitNodes(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	uo := f.options(control.KindDaemon)
+	uo.Socket = filepath.Join(f.dir, "user.sock")
+	uo.OtherEndpoints = []string{f.sock}
+	user, err := host.New(context.Background(), uo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = user.Run(ctx)
+	var held *enginelock.HeldError
+	if !errors.As(err, &held) || held.Holder.Kind != control.KindService || held.Holder.Scope != control.ScopeSystem {
+		t.Fatalf("user engine beside the system service: %v", err)
+	}
+	if !strings.Contains(err.Error(), "sudo pin-clientd service stop") {
+		t.Errorf("message %q does not say how to stop the system service", err)
+	}
+	// Another operator's engine may run beside it.
+	f.writeConfig(1, "op_other")
+	other, err := host.New(context.Background(), uo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	octx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- other.Run(octx) }()
+	waitState(t, other, func(s core.Status) bool { return s.State != core.StateOffline })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("another operator's engine: %v", err)
+	}
+}
