@@ -1,14 +1,12 @@
 package app
 
 import (
-	"context"
 	"errors"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -19,7 +17,6 @@ import (
 	"github.com/pin-client/pin-client/app/single"
 	"github.com/pin-client/pin-client/assets"
 	"github.com/pin-client/pin-client/core"
-	"github.com/pin-client/pin-client/core/protocol"
 	"github.com/pin-client/pin-client/internal/config"
 )
 
@@ -62,32 +59,36 @@ type UI struct {
 	tray trayHost     // nil where the driver has no system tray: closing the window quits
 	do   func(func()) // runs f on the UI thread; fyne.Do
 
-	cfg      *config.Config // the saved config; nil before the first setup
-	eng      *running       // the in-process engine; nil when none
-	last     core.Status    // the snapshot shown
+	cfg *config.Config // the app's saved config; nil before the first setup
+	// The engine shown: the app's own (eng) or one in another process (remote). At most
+	// one of them is set: the app never runs an engine while it shows another.
+	eng      *running
+	remote   *attached
+	last     core.Status // the snapshot shown
 	menu     []present.MenuItem
 	icon     present.Icon
 	iconSet  bool
 	quitting bool
-	starting bool // startEngine's secret lookup is in flight
-	// startOnline: the engine being started goes online (set by any caller meanwhile).
-	startOnline bool
-	tick        stopper // re-renders countdowns ("Reconnecting in N s")
-	after       func(time.Duration, func()) stopper
-	dash        *dashboard
-	setup       *setupForm // non-nil while the setup screen is shown
-	message     string     // the last dialog's text (what the operator was told)
+	// starting: find is looking for a running engine, or looking up the secret for the
+	// app's own one. startOnline: the app's engine being started goes online;
+	// startAsked: the operator chose Go online meanwhile (an attached engine goes online).
+	starting, startOnline, startAsked bool
+	// heldRetried: after the lock was found held and no engine answered, the app's own
+	// engine was tried once more; Go online resets it.
+	heldRetried  bool
+	heldShown    bool          // the "another engine serves your nodes" dialog was shown
+	svcInstalled bool          // the background service is installed (Installer.Installed)
+	switching    string        // a hand-off in progress, in words; "" when none
+	handoffWait  time.Duration // how long a hand-off waits for the service to answer
+	tick         stopper       // re-renders countdowns and uptimes
+	after        func(time.Duration, func()) stopper
+	dash         *dashboard
+	setup        *setupForm // non-nil while the setup screen is shown
+	message      string     // the last dialog's text (what the operator was told)
 }
 
 // stopper is a pending timer (*time.Timer); tests substitute a manual one.
 type stopper interface{ Stop() bool }
-
-// running is one engine and its lifetime.
-type running struct {
-	eng    Engine
-	cancel context.CancelFunc // ends Run, which drains running jobs
-	done   chan struct{}      // closed when Run has returned
-}
 
 // New builds the app around fa. It reads the saved config (a missing one means first
 // run) but starts nothing; Run does.
@@ -111,7 +112,7 @@ func newUI(fa fyne.App, opts Options, tray trayHost, do func(func())) *UI {
 			opts.ConfigDir = filepath.Join(dir, "pin-client")
 		}
 	}
-	u := &UI{fa: fa, opts: opts, log: opts.Logger, tray: tray, do: do}
+	u := &UI{fa: fa, opts: opts, log: opts.Logger, tray: tray, do: do, handoffWait: handoffWait}
 	u.after = func(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }
 	fa.SetIcon(iconApp)
 	u.win = fa.NewWindow("PIN Client")
@@ -151,7 +152,8 @@ var ErrAlreadyRunning = single.ErrRunning
 
 // Run shows the app and blocks in Fyne's event loop until the app quits (the tray's
 // Quit, or SIGINT/SIGTERM, which Fyne turns into a quit). It returns only after the
-// engine has drained and stopped. With background set (start at login) the window
+// app's own engine has drained and stopped; an engine the app attached to (the
+// background service, pin-clientd in a terminal) keeps running. With background set (start at login) the window
 // stays hidden unless setup is needed. If the app already runs for this user, Run
 // brings that instance's window to the front and returns ErrAlreadyRunning at once:
 // two apps would run two engines on one operator account.
@@ -169,6 +171,9 @@ func (u *UI) Run(background bool) error {
 	}
 	u.start(background)
 	u.fa.Run()
+	if a := u.remote; a != nil {
+		a.cancel()
+	}
 	if r := u.eng; r != nil {
 		r.cancel()
 		<-r.done
@@ -176,8 +181,9 @@ func (u *UI) Run(background bool) error {
 	return nil
 }
 
-// start shows the first screen, sets up the tray and, when configured, starts the
-// engine (online again if the operator left it online). UI thread.
+// start shows the first screen, sets up the tray and, when configured, attaches to the
+// operator's running engine or starts the app's own (online again if the operator left
+// it online). UI thread.
 func (u *UI) start(background bool) {
 	if u.tray != nil {
 		if d, ok := u.tray.(desktop.App); ok {
@@ -195,7 +201,7 @@ func (u *UI) start(background bool) {
 	if !background {
 		u.win.Show()
 	}
-	u.startEngine(u.cfg, u.fa.Preferences().Bool(prefWantOnline))
+	u.find(u.fa.Preferences().Bool(prefWantOnline), true)
 }
 
 // closeWindow hides the window to the tray; without a tray there is no way back, so it
@@ -206,144 +212,6 @@ func (u *UI) closeWindow() {
 		return
 	}
 	u.win.Hide()
-}
-
-// ---- engine lifetime ----
-
-// startEngine looks up the secret (off the UI thread: the keyring may block) and
-// launches an engine for cfg, going online if online is set and no background service
-// already serves the operator.
-func (u *UI) startEngine(cfg *config.Config, online bool) {
-	if u.starting {
-		u.startOnline = u.startOnline || online // the start in flight goes online
-		return
-	}
-	u.starting, u.startOnline = true, online
-	go func() {
-		busy := u.serviceBusy(true)
-		secret, source, err := u.lookupSecret(cfg)
-		u.do(func() {
-			online := u.startOnline
-			u.starting = false
-			if cfg != u.cfg || u.quitting {
-				return // settings were saved (or Quit chosen) meanwhile
-			}
-			if !online {
-				busy = ""
-			}
-			if err != nil {
-				u.apply(core.Status{State: core.StateOffline, LastError: err.Error()})
-				if online {
-					u.showSetup()
-					u.win.Show()
-				}
-				return
-			}
-			u.launch(cfg, secret, source, online && busy == "")
-			if busy != "" {
-				u.apply(core.Status{State: core.StateOffline, LastError: busy})
-			}
-		})
-	}()
-}
-
-// serviceBusy explains why the app must not go online (a running background service),
-// or is "". Off the UI thread.
-func (u *UI) serviceBusy(online bool) string {
-	if !online || u.opts.ServiceActive == nil {
-		return ""
-	}
-	if what := u.opts.ServiceActive(); what != "" {
-		return "the background service serves your nodes (" + what + "); stop it with `pin-clientd service stop --user` to go online from here"
-	}
-	return ""
-}
-
-// launch creates and runs an engine. UI thread; any previous engine must be stopped:
-// there is never more than one.
-func (u *UI) launch(cfg *config.Config, secret protocol.Secret, source string, online bool) {
-	if u.eng != nil {
-		u.log.Error("engine already running; not starting another")
-		return
-	}
-	if u.opts.NewEngine == nil {
-		u.apply(core.Status{State: core.StateOffline, LastError: "this build has no relay engine"})
-		return
-	}
-	eng, err := u.opts.NewEngine(cfg, secret, source, u.log)
-	if err != nil {
-		u.apply(core.Status{State: core.StateOffline, LastError: err.Error()})
-		return
-	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	// The subscription outlives cancel so the draining is shown; it ends after Run.
-	subCtx, endSub := context.WithCancel(context.Background())
-	r := &running{eng: eng, cancel: cancel, done: make(chan struct{})}
-	u.eng = r
-	go func() {
-		defer close(r.done)
-		defer endSub()
-		if err := eng.Run(runCtx); err != nil {
-			u.log.Error("engine stopped", "err", err)
-		}
-	}()
-	u.follow(r, eng.Subscribe(subCtx))
-	u.apply(eng.Status())
-	if online {
-		eng.GoOnline()
-	}
-}
-
-// follow applies snapshots from ch on the UI thread. At most one apply is queued at a
-// time: a burst of snapshots collapses into the newest.
-func (u *UI) follow(r *running, ch <-chan core.Status) {
-	var latest atomic.Pointer[core.Status]
-	go func() {
-		for st := range ch {
-			if latest.Swap(&st) != nil {
-				continue // an apply is already queued; it will take this one
-			}
-			u.do(func() {
-				if s := latest.Swap(nil); s != nil && u.eng == r {
-					u.apply(*s)
-				}
-			})
-		}
-	}()
-}
-
-// stopEngine cancels the engine, waits off the UI thread for it to drain, then runs
-// then on the UI thread. UI thread.
-func (u *UI) stopEngine(then func()) {
-	r := u.eng
-	if r == nil {
-		then()
-		return
-	}
-	r.cancel()
-	go func() {
-		<-r.done
-		u.do(func() {
-			if u.eng == r {
-				u.eng = nil
-				st := r.eng.Status()
-				st.State = core.StateOffline
-				u.apply(st)
-			}
-			then()
-		})
-	}()
-}
-
-// quit drains the engine, then ends the app. It never exits the process itself: Run
-// returns to main. UI thread.
-func (u *UI) quit() {
-	if u.quitting {
-		return
-	}
-	u.quitting = true
-	u.render()
-	u.stopEngine(func() { u.fa.Quit() })
 }
 
 // ---- status → screen and tray ----
@@ -358,7 +226,13 @@ func (u *UI) menuEnv() present.MenuEnv {
 	env := present.MenuEnv{
 		Configured:       u.cfg != nil,
 		ServiceSupported: u.opts.Installer != nil,
+		ServiceInstalled: u.svcInstalled,
+		Switching:        u.switching,
 		Quitting:         u.quitting,
+	}
+	if e := u.engineShown(); e.Attached() {
+		env.Attached = e.Name()
+		env.ServiceInstalled = env.ServiceInstalled || e.Kind == present.KindService && e.Scope != "system"
 	}
 	if a := u.opts.Autostart; a != nil && a.Supported() {
 		env.AutostartSupported = true
@@ -367,12 +241,24 @@ func (u *UI) menuEnv() present.MenuEnv {
 	return env
 }
 
+// engineShown is the engine the dashboard and tray show.
+func (u *UI) engineShown() present.Engine {
+	if a := u.remote; a != nil {
+		return present.Engine{Kind: a.info.Kind, Scope: a.info.Scope, PID: a.info.PID, Started: a.info.Started}
+	}
+	return present.Engine{Kind: present.KindApp}
+}
+
 // render redraws everything from u.last. The tray menu is rebuilt from the snapshot
 // (never mutated) and only when it differs from the one shown. UI thread.
 func (u *UI) render() {
 	now := u.opts.Now()
 	sum := present.Summarize(u.last, now)
-	menu := present.Menu(u.last, u.menuEnv(), now)
+	if u.switching != "" {
+		sum.Reason = u.switching
+	}
+	env := u.menuEnv()
+	menu := present.Menu(u.last, env, now)
 	if u.tray != nil {
 		if !slices.Equal(menu, u.menu) {
 			u.tray.SetSystemTrayMenu(u.trayMenu(menu))
@@ -383,32 +269,37 @@ func (u *UI) render() {
 	}
 	u.menu, u.icon, u.iconSet = menu, sum.Icon, true
 	u.win.SetTitle("PIN Client — " + sum.Title)
-	u.dash.update(u.last, sum, menu)
-	u.scheduleTick(now)
+	engine := u.engineShown()
+	u.dash.update(u.last, sum, menu, present.EngineLine(engine, now))
+	u.scheduleTick(now, engine)
 }
 
-// scheduleTick re-renders once the shown countdown changes. The engine is not asked for
-// anything: the last snapshot is rendered again with a later "now".
-func (u *UI) scheduleTick(now time.Time) {
+// scheduleTick re-renders once the shown countdown or the attached engine's uptime
+// changes. The engine is not asked for anything: the last snapshot is rendered again
+// with a later "now".
+func (u *UI) scheduleTick(now time.Time, engine present.Engine) {
 	if u.tick != nil {
 		u.tick.Stop()
 		u.tick = nil
 	}
-	left := u.last.RetryAt.Sub(now)
-	if u.last.RetryAt.IsZero() || left <= 0 {
+	next := present.NextUptimeChange(engine, now)
+	if left := u.last.RetryAt.Sub(now); !u.last.RetryAt.IsZero() && left > 0 {
+		var c time.Duration
+		switch u.last.State {
+		case core.StateReconnecting:
+			c = left % time.Second // seconds flip
+		case core.StateInterviewFailed:
+			c = left % time.Minute
+		}
+		if c == 0 && (u.last.State == core.StateReconnecting || u.last.State == core.StateInterviewFailed) {
+			c = time.Second
+		}
+		if c > 0 && (next == 0 || c < next) {
+			next = c
+		}
+	}
+	if next <= 0 || u.quitting {
 		return
-	}
-	switch u.last.State {
-	case core.StateReconnecting, core.StateInterviewFailed:
-	default:
-		return
-	}
-	next := left % time.Second // seconds flip
-	if u.last.State == core.StateInterviewFailed {
-		next = left % time.Minute
-	}
-	if next == 0 {
-		next = time.Second
 	}
 	u.tick = u.after(next+10*time.Millisecond, func() { u.do(u.render) })
 }
@@ -442,6 +333,8 @@ func (u *UI) action(item present.Item) func() {
 		return u.toggleAutostart
 	case present.ItemService:
 		return u.installService
+	case present.ItemRemoveService:
+		return u.removeService
 	case present.ItemQuit:
 		return u.quit
 	default:
@@ -449,7 +342,8 @@ func (u *UI) action(item present.Item) func() {
 	}
 }
 
-// toggle goes online when offline and offline (draining first) otherwise.
+// toggle goes online when offline and offline (draining first) otherwise, on whichever
+// engine is shown.
 func (u *UI) toggle() {
 	if u.last.State == core.StateOffline {
 		u.goOnline()
@@ -458,32 +352,34 @@ func (u *UI) toggle() {
 	}
 }
 
+// goOnline takes the shown engine online. The choice is remembered for the app's own
+// engine only: an attached engine keeps its own state across the app's restarts.
 func (u *UI) goOnline() {
 	if u.cfg == nil {
 		u.showWindow()
 		return
 	}
-	u.fa.Preferences().SetBool(prefWantOnline, true)
-	if u.eng == nil {
-		u.startEngine(u.cfg, true)
+	if a := u.remote; a != nil {
+		go a.r.GoOnline()
 		return
 	}
-	r := u.eng
-	go func() {
-		busy := u.serviceBusy(true)
-		u.do(func() {
-			switch {
-			case u.eng != r:
-			case busy != "":
-				u.apply(core.Status{State: core.StateOffline, LastError: busy})
-			default:
-				r.eng.GoOnline()
-			}
-		})
-	}()
+	u.fa.Preferences().SetBool(prefWantOnline, true)
+	if u.eng == nil {
+		u.heldRetried = false // the operator asks again: try the app's own engine again
+		if u.starting {
+			u.startAsked = true
+		}
+		u.find(true, true)
+		return
+	}
+	u.eng.eng.GoOnline()
 }
 
 func (u *UI) goOffline() {
+	if a := u.remote; a != nil {
+		go a.r.GoOffline()
+		return
+	}
 	u.fa.Preferences().SetBool(prefWantOnline, false)
 	if u.eng != nil {
 		u.eng.eng.GoOffline()
@@ -491,6 +387,10 @@ func (u *UI) goOffline() {
 }
 
 func (u *UI) reconnect() {
+	if a := u.remote; a != nil {
+		go a.r.ReconnectNow()
+		return
+	}
 	if u.eng != nil {
 		u.eng.eng.ReconnectNow()
 	}

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -444,15 +443,6 @@ func TestAutostartAndServiceFromTray(t *testing.T) {
 	if h.inst.calls.Load() != 0 {
 		t.Fatal("installed without confirmation")
 	}
-	h.u.doInstall() // what confirming does
-	h.until("installed", func() bool { return h.inst.calls.Load() == 1 && h.u.message != "" })
-	if !strings.Contains(h.u.message, "user service pin-clientd installed and started") {
-		t.Errorf("message = %q", h.u.message)
-	}
-	<-h.engine(0).ran // the app's own engine stopped: one engine per operator
-	if h.u.eng != nil || h.fa.Preferences().Bool(prefWantOnline) {
-		t.Error("the in-process engine is still wanted online after installing the service")
-	}
 }
 
 func TestRemoveAndAddNodes(t *testing.T) {
@@ -496,33 +486,6 @@ func TestRemoveAndAddNodes(t *testing.T) {
 	if len(f.nodes) != 1 || f.nodes[0].card.Title != "Node 1 — Ollama" || f.problem.Visible() {
 		t.Errorf("after remove: %d nodes, title %q, problem %q", len(f.nodes), f.nodes[0].card.Title, f.problem.Text)
 	}
-}
-
-func TestRunningServiceKeepsAppOffline(t *testing.T) {
-	var service atomic.Value
-	var asked atomic.Int32
-	service.Store("systemd --user pin-clientd")
-	h := newConfigured(t, true, func(_ *harness, o *Options) {
-		o.ServiceActive = func() string { asked.Add(1); return service.Load().(string) }
-	})
-	h.u.start(true)
-	h.until("engine", func() bool { return h.u.eng != nil })
-	want := "the background service serves your nodes (systemd --user pin-clientd); stop it with `pin-clientd service stop --user` to go online from here"
-	if h.u.last.State != core.StateOffline || h.u.dash.reason.Text != want {
-		t.Errorf("state %v reason %q", h.u.last.State, h.u.dash.reason.Text)
-	}
-	h.u.apply(core.Status{State: core.StateOffline}) // clear the reason; the refusal sets it again
-	h.tapMenu("Go online")
-	h.until("refusal", func() bool { return h.u.dash.reason.Text == want })
-	if asked.Load() != 2 {
-		t.Errorf("service checked %d times, want 2", asked.Load())
-	}
-	if h.engine(0).Status().State != core.StateOffline {
-		t.Error("the engine went online while the service runs")
-	}
-	service.Store("")
-	h.tapMenu("Go online")
-	h.until("online", func() bool { return h.u.last.State == core.StateOnline })
 }
 
 func TestGoOnlineWhileStarting(t *testing.T) {

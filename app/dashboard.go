@@ -17,6 +17,7 @@ type dashboard struct {
 
 	title     *widget.Label
 	reason    *widget.Label
+	engine    *widget.Label // which engine is shown: this app, the service, a terminal daemon
 	link      *widget.Label
 	secret    *widget.Label
 	toggle    *widget.Button
@@ -46,6 +47,8 @@ func newDashboard(u *UI) *dashboard {
 	d.title.SizeName = theme.SizeNameHeadingText
 	d.reason = widget.NewLabel("")
 	d.reason.Wrapping = fyne.TextWrapWord
+	d.engine = widget.NewLabel("")
+	d.engine.Truncation = fyne.TextTruncateEllipsis
 	d.link = widget.NewLabel("")
 	d.link.Truncation = fyne.TextTruncateEllipsis
 	d.secret = widget.NewLabel("")
@@ -66,7 +69,8 @@ func newDashboard(u *UI) *dashboard {
 	header := container.NewVBox(
 		container.NewBorder(nil, nil, nil, container.NewHBox(d.reconnect, d.toggle, d.settings), d.title),
 		d.reason,
-		container.NewGridWithColumns(2, d.link, d.secret),
+		container.NewGridWithColumns(2, d.engine, d.secret),
+		d.link,
 		widget.NewSeparator(),
 	)
 	logBox := container.NewBorder(
@@ -81,9 +85,10 @@ func newDashboard(u *UI) *dashboard {
 	return d
 }
 
-// update shows snapshot s, summarised as sum, with menu the tray menu built from it.
-// UI thread.
-func (d *dashboard) update(s core.Status, sum present.Summary, menu []present.MenuItem) {
+// update shows snapshot s, summarised as sum, with menu the tray menu built from it and
+// engine the line saying which engine it comes from. UI thread.
+func (d *dashboard) update(s core.Status, sum present.Summary, menu []present.MenuItem, engine string) {
+	d.engine.SetText("Engine: " + engine)
 	d.title.SetText(sum.Title)
 	d.reason.SetText(sum.Reason)
 	if sum.Reason == "" {

@@ -8,7 +8,6 @@ import (
 	"github.com/pin-client/pin-client/app/autostart"
 	"github.com/pin-client/pin-client/backends/detect"
 	"github.com/pin-client/pin-client/core/protocol"
-	"github.com/pin-client/pin-client/installer"
 	"github.com/pin-client/pin-client/internal/config"
 	"github.com/pin-client/pin-client/internal/secret"
 )
@@ -37,9 +36,6 @@ func Defaults(opts Options) Options {
 	}
 	if opts.Installer == nil {
 		opts.Installer = DaemonInstaller{}
-	}
-	if opts.ServiceActive == nil {
-		opts.ServiceActive = ServiceActive
 	}
 	if opts.Autostart == nil {
 		if a, err := autostart.New("--background"); err == nil {
@@ -113,19 +109,4 @@ func ProbeNode(ctx context.Context, n config.Node) Probe {
 		p.Problems = append(p.Problems, pr.String())
 	}
 	return p
-}
-
-// ServiceActive reports the daemon's background service when it is installed and
-// running, as a user service or a system one ("" when neither runs).
-func ServiceActive() string {
-	for _, user := range []bool{true, false} {
-		m, err := installer.New(installer.Options{Name: serviceName, User: user})
-		if err != nil || !m.Installed() {
-			continue
-		}
-		if st, err := m.Status(); err == nil && st == installer.StatusRunning {
-			return m.Platform() + " " + serviceName
-		}
-	}
-	return ""
 }

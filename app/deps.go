@@ -17,10 +17,39 @@ type Engine interface {
 	Run(ctx context.Context) error
 }
 
-// EngineFactory builds an engine for a validated config. The engine starts offline; the
-// app calls GoOnline when the operator wants it online. secretSource names where the
-// secret came from ("keyring", "config") for the status, never the value.
-type EngineFactory func(cfg *config.Config, secret protocol.Secret, secretSource string, log *slog.Logger) (Engine, error)
+// EngineSpec is what the app's own engine is built from.
+type EngineSpec struct {
+	Config     *config.Config // validated
+	ConfigPath string         // where Config was saved; a reload reads it again
+	Secret     protocol.Secret
+	// SecretSource names where the secret came from ("OS keyring", "config") for the
+	// status, never the value.
+	SecretSource string
+	Logger       *slog.Logger
+}
+
+// EngineFactory builds the app's own engine. The engine starts offline; the app calls
+// GoOnline when the operator wants it online. Run takes the one-engine lock first: when
+// another process runs an engine for the operator, Run returns an error matching
+// enginelock.ErrHeld at once, and the app attaches to that engine instead.
+type EngineFactory func(EngineSpec) (Engine, error)
+
+// Remote is an engine running in another process (the background service, or
+// pin-clientd in a terminal) that the app drives over its control API. Every method may
+// block on the socket, so the app calls them off the UI thread. Subscribe's channel is
+// closed when ctx ends or when the engine goes away (its process stopped).
+type Remote interface {
+	core.Controller
+	// Reload makes the engine read its config file again: running jobs finish, then it
+	// reconnects with the new config. It returns the engine's error, if any.
+	Reload(ctx context.Context) error
+}
+
+// Attacher looks for a running engine serving clientID on this machine (the system
+// service first, then a user one: service or pin-clientd in a terminal) and connects to
+// its control API. It returns an error when none answers; an engine for another clientId
+// is not returned (it is logged). It returns within ctx's deadline.
+type Attacher func(ctx context.Context, clientID string) (Remote, EngineInfo, error)
 
 // SecretStore finds and keeps the API secret. Both methods may block (a keyring
 // unlock prompt); the app calls them off the UI thread. Errors never contain the secret.
@@ -58,11 +87,18 @@ type Probe struct {
 // ctx's deadline.
 type Prober func(ctx context.Context, n config.Node) Probe
 
-// ServiceInstaller installs and starts the background service (the headless engine)
-// for the saved config at configPath. It may ask for elevation; it returns a one-line
-// description of what was installed.
+// ServiceInstaller manages the operator's background service (the headless engine).
+// Every method may block (it runs the daemon's service commands); the app calls them
+// off the UI thread.
 type ServiceInstaller interface {
+	// Install installs and starts the service for the saved config at configPath. It may
+	// ask for elevation; it returns a one-line description of what was installed.
 	Install(ctx context.Context, configPath string, cfg *config.Config) (string, error)
+	// Uninstall stops the service (its running jobs finish first) and removes it. It
+	// returns a one-line description of what was removed.
+	Uninstall(ctx context.Context) (string, error)
+	// Installed reports whether the service is installed, running or not.
+	Installed() bool
 }
 
 // Autostart manages "Start at login". Supported is false on systems where the app has
@@ -71,6 +107,18 @@ type Autostart interface {
 	Supported() bool
 	Enabled() bool
 	SetEnabled(on bool) error
+}
+
+// EngineInfo describes a running engine as its control API reports it.
+type EngineInfo struct {
+	Kind       string // present.KindService, KindDaemon or KindApp
+	Scope      string // "user" or "system"
+	PID        int
+	Started    time.Time
+	Version    string
+	ClientID   string
+	ConfigPath string // the config file it reads; Settings → Save writes it
+	Socket     string // its control endpoint
 }
 
 // Options are the app's collaborators. The GUI main fills them with the real ones
@@ -84,10 +132,9 @@ type Options struct {
 	Probe     Prober           // nil → the Test button is hidden
 	Installer ServiceInstaller // nil → "Install background service…" is disabled
 	Autostart Autostart        // nil → "Start at login" is disabled
-	// ServiceActive says which installed background service is running, or "" when
-	// none is. While one runs the app does not go online: one engine per operator.
-	// It may block briefly (systemctl); it is called off the UI thread. nil → never.
-	ServiceActive func() string
-	Logger        *slog.Logger     // nil → discard
-	Now           func() time.Time // nil → time.Now; drives countdowns in the status text
+	// Attach finds an engine already running for the operator; the app shows and drives
+	// it instead of starting its own. nil → the app always runs its own engine.
+	Attach Attacher
+	Logger *slog.Logger     // nil → discard
+	Now    func() time.Time // nil → time.Now; drives countdowns in the status text
 }

@@ -1,11 +1,8 @@
 package app
 
 import (
-	"log/slog"
-
 	"github.com/pin-client/pin-client/backends/auto"
 	"github.com/pin-client/pin-client/core"
-	"github.com/pin-client/pin-client/core/protocol"
 	"github.com/pin-client/pin-client/internal/config"
 	"github.com/pin-client/pin-client/internal/nodecheck"
 )
@@ -14,11 +11,12 @@ import (
 // real backend adapters. It is the only place the app names the engine's constructor.
 // The engine runs as many jobs at once as the nodes' capacities add up to (the daemon's
 // -n): in the app, the capacity the operator entered per node is the only limit.
-func NewEngine(cfg *config.Config, secret protocol.Secret, source string, log *slog.Logger) (Engine, error) {
+func NewEngine(spec EngineSpec) (Engine, error) {
+	cfg, log := spec.Config, spec.Logger
 	return core.New(core.Options{
 		Config:       cfg,
-		Secret:       secret,
-		SecretSource: source,
+		Secret:       spec.Secret,
+		SecretSource: spec.SecretSource,
 		Threads:      threads(cfg),
 		Logger:       log,
 		StartOffline: true,

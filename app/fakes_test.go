@@ -33,6 +33,14 @@ type fakeEngine struct {
 	drained    chan struct{} // closed when running reaches 0 while draining or stopping
 	reconnects int
 	ran        chan struct{} // closed when Run returned
+	runErr     error         // Run returns it at once when set (the lock is held)
+	event      func(string)  // records "offline", "stopped"; nil → nothing
+}
+
+func (e *fakeEngine) record(what string) {
+	if e.event != nil {
+		e.event(what)
+	}
 }
 
 func newFakeEngine(cfg *config.Config, secret protocol.Secret, source string) *fakeEngine {
@@ -100,6 +108,7 @@ func (e *fakeEngine) GoOnline() {
 }
 
 func (e *fakeEngine) GoOffline() {
+	e.record("offline")
 	e.set(func(st *core.Status) {
 		if st.InFlight > 0 {
 			st.State = core.StateDraining
@@ -117,6 +126,10 @@ func (e *fakeEngine) ReconnectNow() {
 
 func (e *fakeEngine) Run(ctx context.Context) error {
 	defer close(e.ran)
+	if e.runErr != nil {
+		return e.runErr
+	}
+	defer e.record("stopped")
 	<-ctx.Done()
 	e.mu.Lock()
 	if e.running > 0 {
@@ -219,13 +232,83 @@ func (f *fakeAutostart) Supported() bool          { return true }
 func (f *fakeAutostart) Enabled() bool            { return f.on }
 func (f *fakeAutostart) SetEnabled(on bool) error { f.on = on; return nil }
 
-// fakeInstaller records installs.
-type fakeInstaller struct{ calls atomic.Int32 }
+// fakeInstaller records installs and removals. Install and Uninstall call the hooks
+// (set before the app starts), which stand for the service starting and stopping.
+type fakeInstaller struct {
+	calls, removals atomic.Int32
+	installed       atomic.Bool
+	installErr      error
+	onInstall       func() // the service starts
+	onUninstall     func() // the service stops
+}
 
 func (f *fakeInstaller) Install(context.Context, string, *config.Config) (string, error) {
 	f.calls.Add(1)
+	if f.installErr != nil {
+		return "", f.installErr
+	}
+	f.installed.Store(true)
+	if f.onInstall != nil {
+		f.onInstall()
+	}
 	return "user service pin-clientd installed and started", nil
 }
+
+func (f *fakeInstaller) Uninstall(context.Context) (string, error) {
+	f.removals.Add(1)
+	f.installed.Store(false)
+	if f.onUninstall != nil {
+		f.onUninstall()
+	}
+	return "Uninstalled the systemd --user service.", nil
+}
+
+func (f *fakeInstaller) Installed() bool { return f.installed.Load() }
+
+// fakeRemote is an engine in another process: a scripted engine behind a control API.
+// Its subscriptions get the current snapshot at once and are closed when it goes away.
+type fakeRemote struct {
+	*fakeEngine
+	info     EngineInfo
+	gone     context.Context
+	goAway   context.CancelFunc // the process ends: every subscription closes
+	reloads  atomic.Int32
+	onReload func() error
+	// reconnected gets a value per ReconnectNow call (the app makes it off the UI thread).
+	reconnected chan struct{}
+}
+
+func newFakeRemote(cfg *config.Config, kind string, pid int, started time.Time) *fakeRemote {
+	r := &fakeRemote{fakeEngine: newFakeEngine(cfg, protocol.Secret{}, "OS keyring"), reconnected: make(chan struct{}, 8)}
+	r.gone, r.goAway = context.WithCancel(context.Background())
+	r.info = EngineInfo{Kind: kind, Scope: "user", PID: pid, Started: started, ClientID: cfg.ClientID,
+		ConfigPath: "", Socket: "/run/user/1000/pin-client/engine.sock", Version: "test"}
+	return r
+}
+
+func (r *fakeRemote) Subscribe(ctx context.Context) <-chan core.Status {
+	ctx, cancel := context.WithCancel(ctx)
+	context.AfterFunc(r.gone, cancel)
+	ch := r.fakeEngine.Subscribe(ctx)
+	r.set(func(*core.Status) {}) // the current snapshot first
+	return ch
+}
+
+// ReconnectNow records the call and tells the test (reconnected).
+func (r *fakeRemote) ReconnectNow() {
+	r.fakeEngine.ReconnectNow()
+	r.reconnected <- struct{}{}
+}
+
+func (r *fakeRemote) Reload(context.Context) error {
+	r.reloads.Add(1)
+	if r.onReload != nil {
+		return r.onReload()
+	}
+	return nil
+}
+
+func (r *fakeRemote) alive() bool { return r.gone.Err() == nil }
 
 // quitApp records Quit instead of ending the test app.
 type quitApp struct {
@@ -258,10 +341,40 @@ type harness struct {
 	now     time.Time
 	timers  []*manualTimer
 
-	mu      sync.Mutex
-	queue   []func()
-	wake    chan struct{}
-	engines []*fakeEngine // guarded by mu
+	mu       sync.Mutex
+	queue    []func()
+	wake     chan struct{}
+	engines  []*fakeEngine // guarded by mu
+	remote   *fakeRemote   // what Attach finds while it is alive; guarded by mu
+	attaches int           // Attach calls; guarded by mu
+	events   []string      // what happened, in order; guarded by mu
+	runErr   error         // the next engines' Run fails with it; guarded by mu
+}
+
+// event records what happened, for tests of the order of a hand-off.
+func (h *harness) event(what string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.events = append(h.events, what)
+}
+
+func (h *harness) eventList() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.events)
+}
+
+// setRemote makes r the engine Attach finds (nil: none runs).
+func (h *harness) setRemote(r *fakeRemote) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.remote = r
+}
+
+func (h *harness) setRunErr(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.runErr = err
 }
 
 type harnessOpt func(*harness, *Options)
@@ -276,12 +389,24 @@ func newHarness(t *testing.T, dir string, opts ...harnessOpt) *harness {
 	}
 	o := Options{
 		ConfigDir: dir,
-		NewEngine: func(cfg *config.Config, s protocol.Secret, source string, _ *slog.Logger) (Engine, error) {
-			e := newFakeEngine(cfg, s, source)
+		NewEngine: func(spec EngineSpec) (Engine, error) {
+			e := newFakeEngine(spec.Config, spec.Secret, spec.SecretSource)
+			e.event = h.event
 			h.mu.Lock()
+			e.runErr = h.runErr
 			h.engines = append(h.engines, e)
 			h.mu.Unlock()
 			return e, nil
+		},
+		Attach: func(_ context.Context, clientID string) (Remote, EngineInfo, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.attaches++
+			if r := h.remote; r != nil && r.alive() {
+				h.events = append(h.events, "attach")
+				return r, r.info, nil
+			}
+			return nil, EngineInfo{}, errors.New("no engine running for " + clientID)
 		},
 		Secrets: h.secrets,
 		Detect: func(context.Context) []Found {

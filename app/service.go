@@ -14,21 +14,26 @@ import (
 
 	"fyne.io/fyne/v2/dialog"
 
+	"github.com/pin-client/pin-client/app/present"
 	"github.com/pin-client/pin-client/core"
+	"github.com/pin-client/pin-client/installer"
 	"github.com/pin-client/pin-client/internal/config"
 )
 
 // installTimeout bounds the installer, including an elevation prompt left open.
 const installTimeout = 5 * time.Minute
 
-// installService asks for confirmation, then installs the background service. UI thread.
+// installService asks for confirmation, then hands the app's engine over to a newly
+// installed background service. UI thread.
 func (u *UI) installService() {
 	if u.opts.Installer == nil || u.cfg == nil {
 		return
 	}
-	msg := "The background service runs your node without this window, also after logout and reboot.\n\n" +
-		"Only one engine may serve your operator account at a time, so this app stops its own engine first: " +
-		"running jobs finish, then it disconnects. You may be asked for your password."
+	msg := "The background service runs your nodes without this window, also after logout and reboot. " +
+		"This app then shows and drives it: the tray toggle, Reconnect now and Settings act on the service.\n\n" +
+		"Only one engine may serve your operator account at a time, so this app hands over: " +
+		"its running jobs finish, it stops its own engine, then the service starts and connects. " +
+		"You may be asked for your password."
 	d := dialog.NewConfirm("Install background service", msg, func(ok bool) {
 		if ok {
 			u.doInstall()
@@ -39,27 +44,126 @@ func (u *UI) installService() {
 	u.win.Show()
 }
 
-// doInstall drains and stops the in-process engine, then runs the installer off the UI
-// thread and reports the outcome. UI thread.
+// doInstall hands over to the background service without losing a job: the app's own
+// engine goes offline (running jobs finish) and stops, which releases the one-engine
+// lock; then the service is installed and started, and the app attaches to it once its
+// control API answers. If installing fails the app's engine starts again as it was.
+// UI thread.
 func (u *UI) doInstall() {
+	if u.opts.Installer == nil || u.cfg == nil || u.switching != "" || u.remote != nil {
+		return
+	}
+	cfg, path, wait := u.cfg, u.configPath(), u.handoffWait
+	wasOnline := u.eng != nil && u.last.State != core.StateOffline
+	// The service serves from now on; the app's own engine starts offline if it ever
+	// runs again (the service stopped by hand), unless the service is removed from here.
 	u.fa.Preferences().SetBool(prefWantOnline, false)
+	u.switching = "handing over to the background service: finishing running jobs…"
+	if r := u.eng; r != nil {
+		r.eng.GoOffline()
+	}
+	u.render()
 	u.stopEngine(func() {
-		u.apply(core.Status{State: core.StateOffline})
+		u.switching = "installing the background service…"
+		u.render()
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), installTimeout)
-			defer cancel()
-			what, err := u.opts.Installer.Install(ctx, u.configPath(), u.cfg)
-			u.do(func() {
-				if err != nil {
+			what, err := u.opts.Installer.Install(ctx, path, cfg)
+			cancel()
+			if err != nil {
+				u.do(func() {
+					u.switching = ""
+					u.fa.Preferences().SetBool(prefWantOnline, wasOnline)
 					u.showError(err)
+					u.find(wasOnline, true)
+				})
+				return
+			}
+			u.do(func() {
+				u.svcInstalled = true
+				u.switching = "waiting for the background service to start…"
+				u.render()
+			})
+			f, err := u.waitForEngine(cfg, wait)
+			u.do(func() {
+				u.switching = ""
+				if u.quitting || u.eng != nil || u.remote != nil {
+					u.render()
 					return
 				}
-				u.showInfo("Background service installed",
-					what+"\n\nThe service now serves your nodes; this app's own engine stays offline. "+
-						"Use Go online here only after stopping the service.")
+				if err != nil {
+					u.showError(fmt.Errorf("%s But the service %w; check it with `pin-clientd service status --user` and its log (`journalctl --user -u pin-clientd` on Linux)", what, err))
+					u.find(false, true)
+					return
+				}
+				u.attach(f)
+				u.showInfo("Background service installed", what+
+					"\n\nThe service now serves your nodes, also when this app is closed. The dashboard and the tray show and drive it.")
 			})
 		}()
 	})
+}
+
+// removeService asks for confirmation, then removes the background service and lets the
+// app run the engine again. UI thread.
+func (u *UI) removeService() {
+	if u.opts.Installer == nil {
+		return
+	}
+	msg := "The background service stops (its running jobs finish first) and is removed, so your nodes are no longer served after logout or reboot.\n\n" +
+		"This app then runs the engine itself, online if the service was online."
+	d := dialog.NewConfirm("Remove background service", msg, func(ok bool) {
+		if ok {
+			u.doRemove()
+		}
+	}, u.win)
+	d.SetConfirmText("Remove")
+	d.Show()
+	u.win.Show()
+}
+
+// doRemove stops and uninstalls the background service, then the app runs its own
+// engine, online if the service was. While the service drains, the dashboard keeps
+// showing it; its subscription closing (the process ended) is what starts the app's
+// engine, so the two never run at once. UI thread.
+func (u *UI) doRemove() {
+	if u.opts.Installer == nil || u.switching != "" {
+		return
+	}
+	a := u.remote
+	ours := a != nil && a.info.Kind == present.KindService && a.info.Scope != "system"
+	online := u.fa.Preferences().Bool(prefWantOnline)
+	if ours {
+		online = u.last.State != core.StateOffline
+	}
+	u.switching = "removing the background service: its running jobs finish first…"
+	u.render()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), installTimeout)
+		what, err := u.opts.Installer.Uninstall(ctx)
+		cancel()
+		u.do(func() {
+			u.switching = ""
+			if err != nil {
+				u.showError(err)
+				u.render()
+				return
+			}
+			u.svcInstalled = false
+			u.heldRetried = false
+			u.fa.Preferences().SetBool(prefWantOnline, online)
+			next := "This app runs the engine itself now; it stays offline until you choose Go online."
+			if online {
+				next = "This app runs the engine itself now and takes your nodes online."
+			}
+			u.showInfo("Background service removed", what+"\n\n"+next)
+			if u.remote != nil && u.remote == a && ours {
+				return // remoteGone starts the app's engine once the service's process ended
+			}
+			u.detach()
+			u.find(online, true)
+		})
+	}()
 }
 
 // DaemonInstaller installs the background service by running the daemon's own command,
@@ -72,6 +176,30 @@ func (u *UI) doInstall() {
 // app's own engine does.
 type DaemonInstaller struct {
 	Daemon string // path of pin-clientd; "": next to this app, then $PATH
+}
+
+// Installed implements ServiceInstaller: the user service is installed, running or not.
+func (d DaemonInstaller) Installed() bool {
+	m, err := installer.New(installer.Options{Name: serviceName, User: true})
+	return err == nil && m.Installed()
+}
+
+// Uninstall implements ServiceInstaller: `pin-clientd service uninstall --user`, which
+// stops the service (its running jobs finish) and removes it.
+func (d DaemonInstaller) Uninstall(ctx context.Context) (string, error) {
+	daemon := d.Daemon
+	if daemon == "" {
+		var err error
+		if daemon, err = findDaemon(); err != nil {
+			return "", err
+		}
+	}
+	args := []string{"service", "uninstall", "--user"}
+	out, err := exec.CommandContext(ctx, daemon, args...).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("pin-clientd %s: %s", strings.Join(args, " "), lastLine(out, err))
+	}
+	return firstLine(out), nil
 }
 
 // Install implements ServiceInstaller.

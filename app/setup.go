@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/pin-client/pin-client/core/protocol"
 	"github.com/pin-client/pin-client/internal/config"
 )
 
@@ -35,6 +36,10 @@ type setupForm struct {
 	base config.Config // the saved config: fields the form does not show are kept
 	// haveSecret: a secret is already stored (Settings), so an empty field keeps it.
 	haveSecret bool
+	// path is where Save writes: the app's config.json, or the config file of the
+	// attached engine (which is then asked to reload it).
+	path     string
+	attached string // the attached engine's name ("background service"); "" for the app's own
 
 	clientID   *widget.Entry
 	secret     *widget.Entry
@@ -74,9 +79,13 @@ type nodeForm struct {
 // showSetup puts the setup form in the window, filled from the saved config, and starts
 // detection when there are no nodes yet. UI thread.
 func (u *UI) showSetup() {
-	f := &setupForm{u: u, haveSecret: u.cfg != nil}
-	if u.cfg != nil {
-		f.base = *u.cfg
+	base, path := u.settingsTarget()
+	f := &setupForm{u: u, haveSecret: u.cfg != nil, path: path}
+	if e := u.engineShown(); e.Attached() {
+		f.attached = e.Name()
+	}
+	if base != nil {
+		f.base = *base
 	}
 	f.build()
 	u.setup = f
@@ -145,6 +154,11 @@ func (f *setupForm) build() {
 	intro := "Serve your local LLMs on the PIN network. Enter your operator credentials, check the nodes found on this machine, then go online."
 	if u.cfg != nil {
 		title, intro = "Settings", "Changes take effect when saved: the node drains running jobs, then reconnects with the new settings."
+	}
+	if f.attached != "" {
+		intro = "These settings are in " + f.path + ", which the " + f.attached + " reads. Saving writes that file and asks the " +
+			f.attached + " to reload it: running jobs finish, then it reconnects with the new settings."
+		f.save.SetText("Save and reload")
 	}
 	heading := widget.NewLabel(title)
 	heading.TextStyle = fyne.TextStyle{Bold: true}
@@ -264,13 +278,29 @@ func (f *setupForm) submit() {
 	}
 	typed := strings.TrimSpace(f.secret.Text)
 	fromFile := f.base.APISecret
+	u := f.u
+	path := f.path
+	// An attached engine whose own config file holds its secret keeps it there: it may
+	// run where the keyring is out of reach (a system service).
+	keep := path != u.configPath() && typed == "" && fromFile != "" && cfg.ClientID == f.base.ClientID
+	if keep {
+		cfg.APISecret = fromFile
+	}
 	f.saving = true
 	f.save.Disable()
-	u := f.u
 	go func() {
-		secret, source, err := u.storeSecret(cfg.ClientID, typed, fromFile)
+		var (
+			secret protocol.Secret
+			source string
+			err    error
+		)
+		if keep {
+			secret, source = protocol.NewSecret(fromFile), "apiSecret in "+path
+		} else {
+			secret, source, err = u.storeSecret(cfg.ClientID, typed, fromFile)
+		}
 		if err == nil {
-			err = u.saveConfig(cfg)
+			err = u.saveConfig(cfg, path, keep)
 		}
 		u.do(func() {
 			f.saving = false
@@ -281,7 +311,7 @@ func (f *setupForm) submit() {
 				return
 			}
 			f.secret.SetText("")
-			u.configured(cfg, secret, source)
+			u.configured(cfg, secret, source, path)
 		})
 	}()
 }

@@ -1,0 +1,326 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/pin-client/pin-client/app/present"
+	"github.com/pin-client/pin-client/core"
+	"github.com/pin-client/pin-client/core/protocol"
+	"github.com/pin-client/pin-client/internal/config"
+	"github.com/pin-client/pin-client/internal/enginelock"
+)
+
+// Time limits for finding and handing over to a running engine.
+const (
+	attachTimeout = 3 * time.Second  // one look for a running engine (local sockets)
+	handoffWait   = 15 * time.Second // a freshly started service's control API answers
+	handoffPoll   = 250 * time.Millisecond
+	heldRetry     = time.Second     // the lock holder may be exiting: try once more after this
+	reloadTimeout = 5 * time.Minute // an attached engine drains, then reconnects
+)
+
+// running is the app's own engine and its lifetime.
+type running struct {
+	eng    Engine
+	cancel context.CancelFunc // ends Run, which drains running jobs
+	done   chan struct{}      // closed when Run has returned
+}
+
+// attached is an engine in another process that the app shows and drives.
+type attached struct {
+	r      Remote
+	info   EngineInfo
+	cancel context.CancelFunc // ends the subscription; the engine keeps running
+}
+
+// found is the result of looking for a running engine.
+type found struct {
+	r    Remote
+	info EngineInfo
+	st   core.Status // its status when found
+}
+
+// find looks for a running engine for the operator (off the UI thread) and attaches to
+// it. When none runs and own is set, it starts the app's own engine, online if online.
+// Nothing happens while an engine is shown or a find is in flight (a later Go online
+// joins the one in flight). UI thread.
+func (u *UI) find(online, own bool) { u.findThen(online, own, nil) }
+
+// findThen is find; then, if not nil, learns on the UI thread whether it attached to a
+// running engine (it is not called when the find was superseded or not started).
+func (u *UI) findThen(online, own bool, then func(attached bool)) {
+	if u.starting {
+		u.startOnline = u.startOnline || online // the start in flight goes online
+		return
+	}
+	if u.cfg == nil || u.eng != nil || u.remote != nil || u.quitting {
+		return
+	}
+	cfg := u.cfg
+	u.starting, u.startOnline, u.startAsked = true, online, false
+	go func() {
+		f := u.lookForEngine(cfg)
+		installed := u.opts.Installer != nil && u.opts.Installer.Installed()
+		var (
+			lookup  EngineSpec
+			lookErr error
+		)
+		if f == nil && own {
+			lookup.Secret, lookup.SecretSource, lookErr = u.lookupSecret(cfg)
+		}
+		u.do(func() {
+			online, asked := u.startOnline, u.startAsked
+			u.starting = false
+			u.svcInstalled = installed
+			if cfg != u.cfg || u.quitting || u.eng != nil || u.remote != nil {
+				u.render()
+				return // settings were saved, Quit chosen, or an engine shown meanwhile
+			}
+			if f != nil {
+				u.attach(f)
+				if asked {
+					go f.r.GoOnline()
+				}
+				if then != nil {
+					then(true)
+				}
+				return
+			}
+			if then != nil {
+				then(false)
+			}
+			if !own {
+				u.render()
+				return
+			}
+			if lookErr != nil {
+				u.apply(core.Status{State: core.StateOffline, LastError: lookErr.Error()})
+				if online {
+					u.showSetup()
+					u.win.Show()
+				}
+				return
+			}
+			u.launch(cfg, lookup.Secret, lookup.SecretSource, online)
+		})
+	}()
+}
+
+// lookForEngine asks Attach for a running engine serving cfg's operator; nil when none
+// answers. Off the UI thread.
+func (u *UI) lookForEngine(cfg *config.Config) *found {
+	if u.opts.Attach == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), attachTimeout)
+	defer cancel()
+	r, info, err := u.opts.Attach(ctx, cfg.ClientID)
+	if err != nil {
+		u.log.Debug("no running engine to attach to", "err", err)
+		return nil
+	}
+	if info.ClientID != cfg.ClientID {
+		u.log.Warn("not attaching to a running engine of another operator", "engineClientId", info.ClientID,
+			"clientId", cfg.ClientID, "kind", info.Kind, "pid", info.PID, "socket", info.Socket)
+		return nil
+	}
+	return &found{r: r, info: info, st: r.Status()}
+}
+
+// attach shows and drives the engine f until it goes away. UI thread.
+func (u *UI) attach(f *found) {
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &attached{r: f.r, info: f.info, cancel: cancel}
+	u.remote = a
+	u.heldRetried = false
+	if f.info.Kind == present.KindService && f.info.Scope != "system" {
+		u.svcInstalled = true
+	}
+	u.log.Info("showing a running engine", "kind", f.info.Kind, "scope", f.info.Scope, "pid", f.info.PID,
+		"version", f.info.Version, "socket", f.info.Socket, "config", f.info.ConfigPath)
+	u.apply(f.st)
+	go func() {
+		u.follow(f.r.Subscribe(ctx), func() bool { return u.remote == a })
+		u.do(func() {
+			if u.remote == a {
+				u.remoteGone(a)
+			}
+		})
+	}()
+}
+
+// detach stops showing the attached engine; it keeps running. UI thread.
+func (u *UI) detach() {
+	if a := u.remote; a != nil {
+		u.remote = nil
+		a.cancel()
+	}
+}
+
+// remoteGone: the attached engine's process stopped (its subscription closed). The app
+// looks for another and otherwise runs its own engine, online if the operator left the
+// app's engine online. During a hand-off the hand-off decides what comes next. UI thread.
+func (u *UI) remoteGone(a *attached) {
+	u.detach()
+	u.log.Info("the engine shown went away", "kind", a.info.Kind, "pid", a.info.PID)
+	u.apply(core.Status{State: core.StateOffline})
+	if u.quitting || u.switching != "" {
+		return
+	}
+	u.find(u.fa.Preferences().Bool(prefWantOnline), true)
+}
+
+// follow applies snapshots from ch on the UI thread while current holds, and returns
+// when ch is closed. At most one apply is queued at a time: a burst of snapshots
+// collapses into the newest. Off the UI thread.
+func (u *UI) follow(ch <-chan core.Status, current func() bool) {
+	var latest atomic.Pointer[core.Status]
+	for st := range ch {
+		if latest.Swap(&st) != nil {
+			continue // an apply is already queued; it will take this one
+		}
+		u.do(func() {
+			if s := latest.Swap(nil); s != nil && current() {
+				u.apply(*s)
+			}
+		})
+	}
+}
+
+// launch creates and runs the app's own engine. UI thread; no engine may be shown:
+// there is never more than one.
+func (u *UI) launch(cfg *config.Config, secret protocol.Secret, source string, online bool) {
+	if u.eng != nil || u.remote != nil {
+		u.log.Error("an engine is already shown; not starting another")
+		return
+	}
+	if u.opts.NewEngine == nil {
+		u.apply(core.Status{State: core.StateOffline, LastError: "this build has no relay engine"})
+		return
+	}
+	eng, err := u.opts.NewEngine(EngineSpec{Config: cfg, ConfigPath: u.configPath(), Secret: secret, SecretSource: source, Logger: u.log})
+	if err != nil {
+		u.apply(core.Status{State: core.StateOffline, LastError: err.Error()})
+		return
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	// The subscription outlives cancel so the draining is shown; it ends after Run.
+	subCtx, endSub := context.WithCancel(context.Background())
+	r := &running{eng: eng, cancel: cancel, done: make(chan struct{})}
+	u.eng = r
+	go func() {
+		err := eng.Run(runCtx)
+		endSub()
+		close(r.done)
+		switch {
+		case errors.Is(err, enginelock.ErrHeld):
+			u.do(func() {
+				if u.eng == r {
+					u.eng = nil
+					u.engineHeld(err, online)
+				}
+			})
+		case err != nil:
+			u.log.Error("engine stopped", "err", err)
+		}
+	}()
+	ch := eng.Subscribe(subCtx)
+	go u.follow(ch, func() bool { return u.eng == r })
+	u.apply(eng.Status())
+	if online {
+		eng.GoOnline()
+	}
+}
+
+// engineHeld: the app's own engine could not start because another process runs one
+// for the operator. The app attaches to that engine instead and says so once. If none
+// answers, the holder may have been exiting (a service being removed): the app tries its
+// own engine once more a moment later, and only if that fails too it shows the message
+// (and stays offline: Go online tries again). UI thread.
+func (u *UI) engineHeld(err error, online bool) {
+	u.log.Warn("another engine serves the operator", "err", err)
+	u.apply(core.Status{State: core.StateOffline, LastError: err.Error()})
+	first := !u.heldRetried
+	u.heldRetried = true
+	u.findThen(online, false, func(attached bool) {
+		if attached || !first {
+			u.showHeldOnce(err)
+			return
+		}
+		u.after(heldRetry, func() {
+			u.do(func() {
+				if u.eng == nil && u.remote == nil && !u.quitting && u.switching == "" {
+					u.find(online, true)
+				}
+			})
+		})
+	})
+}
+
+// showHeldOnce tells the operator, once per run of the app, that another engine serves
+// their nodes. UI thread.
+func (u *UI) showHeldOnce(err error) {
+	if u.heldShown {
+		return
+	}
+	u.heldShown = true
+	u.showInfo("Another engine serves your nodes", err.Error()+
+		"\n\nThis app shows and drives that engine when it can reach it; it never starts a second one.")
+}
+
+// stopEngine cancels the app's own engine, waits off the UI thread for it to drain,
+// then runs then on the UI thread. UI thread.
+func (u *UI) stopEngine(then func()) {
+	r := u.eng
+	if r == nil {
+		then()
+		return
+	}
+	r.cancel()
+	go func() {
+		<-r.done
+		u.do(func() {
+			if u.eng == r {
+				u.eng = nil
+				st := r.eng.Status()
+				st.State = core.StateOffline
+				u.apply(st)
+			}
+			then()
+		})
+	}()
+}
+
+// quit ends the app. The app's own engine drains first; an attached engine keeps
+// running (the app only stops watching it). It never exits the process itself: Run
+// returns to main. UI thread.
+func (u *UI) quit() {
+	if u.quitting {
+		return
+	}
+	u.quitting = true
+	u.render()
+	u.detach()
+	u.stopEngine(func() { u.fa.Quit() })
+}
+
+// waitForEngine looks for the operator's engine until one answers or wait passes (a
+// service just started). Off the UI thread.
+func (u *UI) waitForEngine(cfg *config.Config, wait time.Duration) (*found, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		if f := u.lookForEngine(cfg); f != nil {
+			return f, nil
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, fmt.Errorf("it did not answer on its control socket within %s", wait.Round(time.Second))
+		}
+		t := time.NewTimer(min(handoffPoll, left))
+		<-t.C
+	}
+}
