@@ -85,8 +85,8 @@ func engineName(i control.Info, now time.Time) string {
 	switch i.Kind {
 	case control.KindService:
 		what = "the background service"
-		if i.Scope == control.ScopeUser {
-			what = "the background service (user)"
+		if i.Scope == control.ScopeSystem {
+			what = "the system service"
 		}
 	case control.KindApp:
 		what = "the PIN Client desktop app"
