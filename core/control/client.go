@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -87,8 +88,8 @@ func (c *Client) Fetch(ctx context.Context) (Info, core.Status, error) {
 }
 
 // Status fetches the current status, waiting 2 s at most. When the engine does not
-// answer it returns the last status it saw with State offline and LastError
-// "engine not reachable: …".
+// answer it returns the last status it saw with State offline, no jobs in flight or
+// queued, and LastError "engine not reachable: …".
 func (c *Client) Status() core.Status {
 	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
 	defer cancel()
@@ -189,7 +190,8 @@ func (c *Client) Reconnect(ctx context.Context) error {
 func (c *Client) Reload(ctx context.Context) error { return c.post(ctx, "reload", http.StatusOK) }
 
 // WaitOffline returns nil once the engine's state is offline, ctx.Err() when ctx ends
-// first, and an error wrapping ErrEngineGone when the engine goes away first.
+// first, an error wrapping ErrEngineGone when the engine goes away first, and the
+// connection error when it cannot be reached at all.
 func (c *Client) WaitOffline(ctx context.Context) error {
 	offline := false
 	err := c.watch(ctx, func(st core.Status) bool {
@@ -266,11 +268,13 @@ func reason(err error) string {
 		return se.Message
 	case isNotExist(err):
 		return "not there"
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied (only the engine's user, root and its group may connect)"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "no answer"
 	}
 	s := err.Error()
-	if i := strings.LastIndex(s, ": "); i >= 0 && !strings.Contains(s, "permission denied") {
+	if i := strings.LastIndex(s, ": "); i >= 0 {
 		s = s[i+2:] // the syscall's words, without the chain of wrappers
 	}
 	return s

@@ -85,7 +85,8 @@ func NewServer(o ServerOptions) *Server {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Serve serves ln until ctx ends; then it closes ln, ends the watch and log streams,
-// lets other requests finish (a few seconds at most) and returns nil. It returns an
+// lets other requests finish (a few seconds at most) and returns nil. Requests see
+// ctx's end through their own contexts (a reload in progress is cancelled). It returns an
 // error only when ln fails before that.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
@@ -367,7 +368,13 @@ func newStream(w http.ResponseWriter, keepAlive time.Duration) *stream {
 	return st
 }
 
-func (st *stream) stop()                  { st.ticker.Stop() }
+// stop ends the keep-alives and clears the write deadline: http.Server does not reset
+// it (WriteTimeout is 0), and the connection may serve the client's next request.
+func (st *stream) stop() {
+	st.ticker.Stop()
+	_ = st.rc.SetWriteDeadline(time.Time{})
+}
+
 func (st *stream) tick() <-chan time.Time { return st.ticker.C }
 
 func (st *stream) send(v any) bool {
