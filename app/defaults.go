@@ -15,18 +15,22 @@ import (
 // serviceName is the daemon's service name (pin-clientd service install).
 const serviceName = "pin-clientd"
 
-// Defaults are the real collaborators: the relay engine, the OS keyring, local server
-// detection, the daemon's service installer, the XDG autostart entry. Fields the caller set in opts are kept.
+// Defaults are the real collaborators: the relay engine run by internal/host, the control
+// API client that finds a running engine, the OS keyring, local server detection, the
+// daemon's service installer, the XDG autostart entry. Fields the caller set in opts are kept.
 func Defaults(opts Options) Options {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if opts.NewEngine == nil {
-		opts.NewEngine = NewEngine
-	}
 	if opts.Secrets == nil {
 		opts.Secrets = KeyringStore{S: &secret.Store{Log: log}}
+	}
+	if opts.NewEngine == nil {
+		opts.NewEngine = HostEngine(opts.Secrets)
+	}
+	if opts.Attach == nil {
+		opts.Attach = AttachRunning(log)
 	}
 	if opts.Detect == nil {
 		opts.Detect = Detect

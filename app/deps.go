@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pin-client/pin-client/core"
+	"github.com/pin-client/pin-client/core/control"
 	"github.com/pin-client/pin-client/core/protocol"
 	"github.com/pin-client/pin-client/internal/config"
 )
@@ -109,17 +110,10 @@ type Autostart interface {
 	SetEnabled(on bool) error
 }
 
-// EngineInfo describes a running engine as its control API reports it.
-type EngineInfo struct {
-	Kind       string // present.KindService, KindDaemon or KindApp
-	Scope      string // "user" or "system"
-	PID        int
-	Started    time.Time
-	Version    string
-	ClientID   string
-	ConfigPath string // the config file it reads; Settings → Save writes it
-	Socket     string // its control endpoint
-}
+// EngineInfo describes a running engine as its control API reports it: its kind
+// (control.KindService, KindDaemon, KindApp), PID, start time, clientId, and the config
+// file it reads (Settings → Save writes that file when the app is attached to it).
+type EngineInfo = control.Info
 
 // Options are the app's collaborators. The GUI main fills them with the real ones
 // (see Defaults); tests inject fakes. Every field except NewEngine may be nil/zero.

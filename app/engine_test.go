@@ -18,8 +18,32 @@ import (
 	"github.com/pin-client/pin-client/core/protocol"
 )
 
-// TestRealEngine drives the app with the real engine (NewEngine: core.Engine and the
-// real Ollama adapter) against the fake gateway (pintest) and a fake Ollama server
+// isolate points every per-user place an engine touches (its lock's state directory,
+// its control socket, the runtime and home directories) into a temporary directory.
+// It returns the control socket's path.
+func isolate(t *testing.T) string {
+	t.Helper()
+	// A short base: a Unix socket path holds at most 104-108 bytes.
+	base, err := os.MkdirTemp("", "pinapp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	for _, d := range []string{"state", "run", "home"} {
+		if err := os.Mkdir(filepath.Join(base, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sock := filepath.Join(base, "run", "engine.sock")
+	t.Setenv("XDG_STATE_HOME", filepath.Join(base, "state"))
+	t.Setenv("XDG_RUNTIME_DIR", filepath.Join(base, "run"))
+	t.Setenv("HOME", filepath.Join(base, "home"))
+	t.Setenv("PIN_CONTROL_SOCKET", sock)
+	return sock
+}
+
+// TestRealEngine drives the app with the real engine (HostEngine: core.Engine behind
+// internal/host, and the real Ollama adapter) against the fake gateway (pintest) and a fake Ollama server
 // (backendtest): setup → online → a job served → offline, all through the widgets and
 // the tray, headless.
 func TestRealEngine(t *testing.T) {
@@ -30,9 +54,10 @@ func TestRealEngine(t *testing.T) {
 		Usage:  &backends.Usage{PromptTokens: 300, CompletionTokens: 700, TotalTokens: 1000},
 		Hold:   hold,
 	})
+	isolate(t)
 	dir := t.TempDir()
 	h := newHarness(t, dir, func(h *harness, o *Options) {
-		o.NewEngine = NewEngine
+		o.NewEngine = HostEngine(h.secrets)
 		o.Detect = func(context.Context) []Found {
 			return []Found{{Kind: "Ollama", URL: ollama.URL, APIMode: "ollama", Models: backendtest.DefaultOllamaModels}}
 		}

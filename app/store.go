@@ -18,14 +18,20 @@ const EnvSecret = "PIN_API_SECRET"
 // (tests) only the environment and apiSecret in config.json are consulted. Off the UI
 // thread: the keyring may block.
 func (u *UI) lookupSecret(cfg *config.Config) (protocol.Secret, string, error) {
-	if u.opts.Secrets != nil {
-		return u.opts.Secrets.Lookup(cfg.ClientID, cfg.APISecret, u.configPath())
+	return findSecret(u.opts.Secrets, cfg, u.configPath())
+}
+
+// findSecret is lookupSecret for the config at path, with secrets (nil: the environment
+// and apiSecret only). Off the UI thread.
+func findSecret(secrets SecretStore, cfg *config.Config, path string) (protocol.Secret, string, error) {
+	if secrets != nil {
+		return secrets.Lookup(cfg.ClientID, cfg.APISecret, path)
 	}
 	if v := os.Getenv(EnvSecret); v != "" {
 		return protocol.NewSecret(v), "environment variable " + EnvSecret, nil
 	}
 	if cfg.APISecret != "" {
-		return protocol.NewSecret(cfg.APISecret), "apiSecret in " + u.configPath(), nil
+		return protocol.NewSecret(cfg.APISecret), "apiSecret in " + path, nil
 	}
 	return protocol.Secret{}, "", fmt.Errorf("no API secret for %s; open Settings and paste it", cfg.ClientID)
 }
