@@ -27,10 +27,11 @@ const (
 
 // ServerOptions configures a Server.
 type ServerOptions struct {
-	Engine Engine      // required; nil → every endpoint answers 503
-	Info   func() Info // describes this process; nil → only the PID is known
-	Logger *slog.Logger
-	Policy Policy // who may connect (Unix); see DefaultPolicy
+	Engine Engine       // required; nil → every endpoint but /v1/info answers 503
+	Info   func() Info  // describes this process; nil → only the PID is known
+	Logger *slog.Logger // nil → discard
+	// Policy says who may connect (Linux, macOS); the zero Policy means DefaultPolicy().
+	Policy Policy
 }
 
 // Server serves the control API of one engine. Create with NewServer; serve with Serve.
@@ -59,6 +60,9 @@ func NewServer(o ServerOptions) *Server {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.policy == (Policy{}) {
+		s.policy = DefaultPolicy()
 	}
 	if s.info == nil {
 		pid := os.Getpid()

@@ -570,6 +570,12 @@ func TestGroupPeerAllowed(t *testing.T) {
 	}
 }
 
+func TestZeroPolicyIsDefault(t *testing.T) {
+	if p := NewServer(ServerOptions{}).policy; p != DefaultPolicy() {
+		t.Errorf("zero Policy became %+v, want %+v", p, DefaultPolicy())
+	}
+}
+
 // Credentials that cannot be read refuse the peer.
 func TestPeerCredErrorRefuses(t *testing.T) {
 	h := serve(t, newFake(), func(s *Server) {
