@@ -156,7 +156,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			s.log.Warn("control API: refused a peer", "uid", uid, "pid", pid, "reason", p.refused.Error())
 		})
-		writeError(w, http.StatusForbidden, "permission denied: "+p.refused.Error()+"; only the engine's user and root may use its control API")
+		writeError(w, http.StatusForbidden, "permission denied: "+p.refused.Error())
 		return
 	}
 	if r.Header.Get("Origin") != "" {
