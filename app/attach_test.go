@@ -401,3 +401,21 @@ func TestLockHeldByExitingEngineRetries(t *testing.T) {
 		t.Errorf("%d engines, own %v", h2.engineCount(), h2.u.eng)
 	}
 }
+
+// TestDashboardLayoutAfterAttach: the totals line sits under the node cards once an
+// attached engine's nodes are shown (it was drawn over the first card's subtitle).
+func TestDashboardLayoutAfterAttach(t *testing.T) {
+	h := newConfigured(t, false)
+	svc := newService(t, h)
+	svc.GoOnline()
+	h.setRemote(svc)
+	h.u.win.Show()
+	h.u.start(false)
+	h.until("attached", func() bool { return h.u.remote != nil && len(h.u.dash.cards) == 1 })
+	d := h.u.dash
+	card := d.cards[0].card
+	bottom := d.nodesBox.Position().Y + card.Position().Y + card.MinSize().Height
+	if got := d.totals.Position().Y; got < bottom {
+		t.Errorf("totals at y=%v, over the card that ends at y=%v", got, bottom)
+	}
+}

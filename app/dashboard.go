@@ -24,6 +24,7 @@ type dashboard struct {
 	reconnect *widget.Button
 	settings  *widget.Button
 	nodesBox  *fyne.Container
+	top       *fyne.Container // nodesBox and totals, in the scroll
 	cards     []*nodeCard
 	built     bool // nodesBox holds the cards for len(cards) nodes
 	totals    *widget.Label
@@ -78,8 +79,8 @@ func newDashboard(u *UI) *dashboard {
 		nil, nil, nil,
 		container.NewScroll(d.log),
 	)
-	top := container.NewVBox(d.nodesBox, d.totals)
-	split := container.NewVSplit(container.NewVScroll(top), logBox)
+	d.top = container.NewVBox(d.nodesBox, d.totals)
+	split := container.NewVSplit(container.NewVScroll(d.top), logBox)
 	split.Offset = 0.65
 	d.content = container.NewBorder(header, nil, nil, nil, split)
 	return d
@@ -125,8 +126,9 @@ func (d *dashboard) update(s core.Status, sum present.Summary, menu []present.Me
 	}
 
 	rows := present.Nodes(s)
+	relayout := false // a card's height changed: the boxes under it must move
 	if !d.built || len(rows) != len(d.cards) {
-		d.built = true
+		d.built, relayout = true, true
 		d.cards = d.cards[:0]
 		d.nodesBox.RemoveAll()
 		for range rows {
@@ -139,7 +141,13 @@ func (d *dashboard) update(s core.Status, sum present.Summary, menu []present.Me
 		}
 	}
 	for i, r := range rows {
-		d.cards[i].set(r, s.Nodes[i])
+		relayout = d.cards[i].set(r, s.Nodes[i]) || relayout
+	}
+	if relayout {
+		// Changing a card's texts or showing its note does not lay its parents out again;
+		// without this the totals line is drawn over a grown card.
+		d.nodesBox.Refresh()
+		d.top.Refresh()
 	}
 	t := present.Total(s)
 	d.totals.SetText("Totals: " + t.InFlight + " · " + t.Served + " · " + t.Tokens + " · " + t.Earnings)
@@ -169,7 +177,10 @@ func newNodeCard() *nodeCard {
 	return c
 }
 
-func (c *nodeCard) set(r present.NodeRow, n core.NodeStatus) {
+// set shows row r of node n; it reports whether the card's height may have changed (a
+// title, subtitle or note appeared or went).
+func (c *nodeCard) set(r present.NodeRow, n core.NodeStatus) (resized bool) {
+	resized = (c.card.Title == "") != (r.Alias == "") || (c.card.Subtitle == "") != (r.Backend == "") || c.models.Text != r.Models
 	c.card.SetTitle(r.Alias)
 	c.card.SetSubTitle(r.Backend)
 	c.models.SetText(r.Models)
@@ -191,12 +202,14 @@ func (c *nodeCard) set(r present.NodeRow, n core.NodeStatus) {
 	if note == "" && n.Tier == "failed" {
 		note = n.InterviewNote
 	}
+	resized = resized || c.note.Visible() != (note != "") || (note != "" && note != c.note.Text)
 	c.note.SetText(note)
 	if note == "" {
 		c.note.Hide()
 	} else {
 		c.note.Show()
 	}
+	return resized
 }
 
 func setEnabled(w fyne.Disableable, on bool) {

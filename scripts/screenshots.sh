@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Screenshots of the desktop app for the README: docs/setup.png (first-run setup with a
-# detected server), docs/dashboard.png (online, after serving jobs) and docs/tray.png (the
-# tray menu, read over D-Bus and drawn by app/internal/traytool).
+# detected server), docs/dashboard.png (online, after serving jobs), docs/tray.png (the
+# tray menu, read over D-Bus and drawn by app/internal/traytool) and
+# docs/dashboard-service.png (the app attached to a running background service: a real
+# `pin-clientd service run --user` process, which the app shows and drives).
 #
 # Runs the real app under Xvfb, in a throwaway HOME, against the local PIN gateway
 # (`pin-clientd gateway`) and a stub Ollama server (python3) on loopback ports. The
@@ -9,7 +11,8 @@
 #
 # Needs (Debian): xvfb dbus-x11 haskell-status-notifier-item-utils imagemagick xdotool
 # python3 curl, plus the Fyne build packages (see README.md, "The desktop app").
-# Env: OUT (default docs) is where the PNGs go; DISPLAY_NUM (default 97).
+# Env: OUT (default docs) is where the PNGs go; DISPLAY_NUM (default 97); KEEP_TRAY, when
+# set, is where the tray menu of the attached app is copied (for review, not the README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib/gateway.sh
@@ -111,13 +114,18 @@ export DISPLAY=:$DISPLAY_NUM
 for _ in $(seq 50); do xdotool getdisplaygeometry >/dev/null 2>&1 && break; sleep 0.1; done
 
 mkdir -p "$OUT"
+export KEEP_TRAY=${KEEP_TRAY:-}
 export WORK OUT OLLAMA_URL OLLAMA_PORT GW_SERVER GW_CLIENT GW_SECRET GW_CONSUMER GW_KEY
 dbus-run-session -- bash -euo pipefail -c '
 log() { echo "screenshots: $*" >&2; }
 status-notifier-watcher > "$WORK/snw.log" 2>&1 &
 SNW=$!
 export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config LANG=en_US.UTF-8
-mkdir -p "$XDG_CONFIG_HOME"
+# The engines lock and serve their control socket here, never in the real user dirs.
+export XDG_STATE_HOME=$WORK/home/.local/state XDG_RUNTIME_DIR=$WORK/run
+unset PIN_CONTROL_SOCKET
+mkdir -p "$XDG_CONFIG_HOME" "$XDG_STATE_HOME"
+mkdir -m 0700 -p "$XDG_RUNTIME_DIR"
 # Detection scans the default ports plus OLLAMA_HOST'\''s.
 export OLLAMA_HOST=127.0.0.1:$OLLAMA_PORT
 
@@ -164,6 +172,30 @@ shoot "$OUT/dashboard.png"
 "$WORK/traytool" render "$OUT/tray.png"
 "$WORK/traytool" click "Quit"
 wait $APP || true
+
+# 3. The background service runs (what the installed user unit runs); the app attaches.
+PIN_API_SECRET=$GW_SECRET "$WORK/pin-clientd" service run --user -c "$XDG_CONFIG_HOME/pin-client/config.json" -n 2 \
+  > "$WORK/service.log" 2>&1 &
+SVC=$!
+for _ in $(seq 100); do
+  "$WORK/pin-clientd" status 2>/dev/null | grep -q "link *online" && break
+  sleep 0.2
+done
+for i in 1 2; do
+  curl -fsS "${auth[@]}" -H "Content-Type: application/json" "$GW_CONSUMER/chat/completions" \
+    -d "{\"model\":\"llama3.1:8b\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi $i\"}]}" > /dev/null
+done
+"$WORK/pin-client" > "$WORK/app3.log" 2>&1 &
+APP=$!
+"$WORK/traytool" wait "Remove background service…"
+sleep 1.5 # the dashboard applies the service'\''s snapshot
+shoot "$OUT/dashboard-service.png"
+"$WORK/traytool" render "$WORK/tray-service.png"
+"$WORK/traytool" click "Quit"
+wait $APP || true
+kill -0 $SVC || { log "the service stopped when the app quit:"; tail -5 "$WORK/service.log" >&2; exit 1; }
+kill $SVC; wait $SVC || true
+[ -n "${KEEP_TRAY:-}" ] && cp "$WORK/tray-service.png" "$KEEP_TRAY"
 kill $SNW 2>/dev/null || true
 '
-log "wrote $OUT/setup.png $OUT/dashboard.png $OUT/tray.png"
+log "wrote $OUT/setup.png $OUT/dashboard.png $OUT/tray.png $OUT/dashboard-service.png"
