@@ -131,7 +131,7 @@ func newUI(fa fyne.App, opts Options, tray trayHost, do func(func())) *UI {
 		u.log.Warn("config unreadable; showing setup", "path", u.configPath(), "err", err)
 		u.message = err.Error()
 	}
-	u.last = core.Status{State: core.StateOffline}
+	u.last = u.idle("")
 	return u
 }
 
@@ -241,12 +241,16 @@ func (u *UI) menuEnv() present.MenuEnv {
 	return env
 }
 
-// engineShown is the engine the dashboard and tray show.
+// engineShown is the engine the dashboard and tray show; the zero Engine when none
+// runs.
 func (u *UI) engineShown() present.Engine {
 	if a := u.remote; a != nil {
 		return present.Engine{Kind: a.info.Kind, Scope: a.info.Scope, PID: a.info.PID, Started: a.info.Started}
 	}
-	return present.Engine{Kind: present.KindApp}
+	if u.eng != nil {
+		return present.Engine{Kind: present.KindApp}
+	}
+	return present.Engine{}
 }
 
 // render redraws everything from u.last. The tray menu is rebuilt from the snapshot

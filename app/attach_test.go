@@ -378,6 +378,10 @@ func TestLockHeldByExitingEngineRetries(t *testing.T) {
 	if !strings.Contains(h.u.dash.reason.Text, "another engine already serves operator op_saved") {
 		t.Errorf("reason = %q", h.u.dash.reason.Text)
 	}
+	// No engine runs here: the dashboard says so and still shows the configured node.
+	if got := h.u.dash.engine.Text; got != "Engine: none running" || len(h.u.dash.cards) != 1 || h.u.dash.cards[0].card.Title != "gpu-1" {
+		t.Errorf("engine line %q, %d cards", got, len(h.u.dash.cards))
+	}
 	// The holder was exiting: the retry a moment later starts the app's engine.
 	h.setRunErr(nil)
 	tm := h.timers[len(h.timers)-1]

@@ -44,6 +44,20 @@ type found struct {
 	st   core.Status // its status when found
 }
 
+// idle is the status shown while no engine runs: offline, why (may be ""), and the
+// saved config's nodes, so their cards stay on the dashboard. UI thread.
+func (u *UI) idle(why string) core.Status {
+	st := core.Status{State: core.StateOffline, LastError: why}
+	if u.cfg == nil {
+		return st
+	}
+	for _, n := range u.cfg.Nodes {
+		st.Nodes = append(st.Nodes, core.NodeStatus{Alias: n.Alias, BackendURL: n.InferenceURI, APIMode: n.APIMode,
+			Region: n.Region, Capacity: n.Capacity, Price: n.Price()})
+	}
+	return st
+}
+
 // find looks for a running engine for the operator (off the UI thread) and attaches to
 // it. When none runs and own is set, it starts the app's own engine, online if online.
 // Nothing happens while an engine is shown or a find is in flight (a later Go online
@@ -98,7 +112,7 @@ func (u *UI) findThen(online, own bool, then func(attached bool)) {
 				return
 			}
 			if lookErr != nil {
-				u.apply(core.Status{State: core.StateOffline, LastError: lookErr.Error()})
+				u.apply(u.idle(lookErr.Error()))
 				if online {
 					u.showSetup()
 					u.win.Show()
@@ -167,7 +181,7 @@ func (u *UI) detach() {
 func (u *UI) remoteGone(a *attached) {
 	u.detach()
 	u.log.Info("the engine shown went away", "kind", a.info.Kind, "pid", a.info.PID)
-	u.apply(core.Status{State: core.StateOffline})
+	u.apply(u.idle(""))
 	if u.quitting || u.switching != "" {
 		return
 	}
@@ -199,12 +213,12 @@ func (u *UI) launch(cfg *config.Config, secret protocol.Secret, source string, o
 		return
 	}
 	if u.opts.NewEngine == nil {
-		u.apply(core.Status{State: core.StateOffline, LastError: "this build has no relay engine"})
+		u.apply(u.idle("this build has no relay engine"))
 		return
 	}
 	eng, err := u.opts.NewEngine(EngineSpec{Config: cfg, ConfigPath: u.configPath(), Secret: secret, SecretSource: source, Logger: u.log})
 	if err != nil {
-		u.apply(core.Status{State: core.StateOffline, LastError: err.Error()})
+		u.apply(u.idle(err.Error()))
 		return
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -243,7 +257,7 @@ func (u *UI) launch(cfg *config.Config, secret protocol.Secret, source string, o
 // (and stays offline: Go online tries again). UI thread.
 func (u *UI) engineHeld(err error, online bool) {
 	u.log.Warn("another engine serves the operator", "err", err)
-	u.apply(core.Status{State: core.StateOffline, LastError: err.Error()})
+	u.apply(u.idle(err.Error()))
 	first := !u.heldRetried
 	u.heldRetried = true
 	u.findThen(online, false, func(attached bool) {

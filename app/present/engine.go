@@ -12,10 +12,10 @@ const (
 	KindDaemon  = "daemon"
 )
 
-// Engine identifies the engine the app shows: its own (Kind "" or KindApp) or one running
-// in another process that the app attached to.
+// Engine identifies the engine the app shows: its own (KindApp), one running in another
+// process that the app attached to, or none (the zero Engine).
 type Engine struct {
-	Kind    string    // KindApp (or ""), KindService or KindDaemon
+	Kind    string    // KindApp, KindService or KindDaemon; "" when no engine runs
 	Scope   string    // "user" or "system"; only a system service says so
 	PID     int       // the engine's process; 0 when unknown
 	Started time.Time // when its process started; zero when unknown
@@ -25,10 +25,13 @@ type Engine struct {
 func (e Engine) Attached() bool { return e.Kind != "" && e.Kind != KindApp }
 
 // Name is the engine in a few words, without PID or uptime: "this app",
-// "background service", "system background service", "pin-clientd in a terminal".
+// "background service", "system background service", "pin-clientd in a terminal",
+// "none running".
 func (e Engine) Name() string {
 	switch e.Kind {
-	case "", KindApp:
+	case "":
+		return "none running"
+	case KindApp:
 		return "this app"
 	case KindService:
 		if e.Scope == "system" {

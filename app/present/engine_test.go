@@ -11,7 +11,8 @@ func TestEngineLine(t *testing.T) {
 		e    Engine
 		want string
 	}{
-		{Engine{}, "this app"},
+		{Engine{}, "none running"},
+		{Engine{Kind: KindApp}, "this app"},
 		{Engine{Kind: KindApp, PID: 77, Started: started(time.Hour)}, "this app"},
 		{Engine{Kind: KindService, Scope: "user", PID: 1234, Started: started(2*time.Hour + 5*time.Minute + 30*time.Second)},
 			"background service (PID 1234, up 2 h 5 min)"},
