@@ -30,6 +30,7 @@ const (
 	modelsEvery         = 4 // heartbeats between model re-discovery and re-assertion (60 s)
 	checkEvery          = 5 // model refreshes between backend checks (5 min; each probes a dozen endpoints)
 	discoverTimeout     = 10 * time.Second
+	flushTimeout        = 2 * time.Second // a drain's last wait for answers to go out
 	chatTimeout         = 120 * time.Second
 	streamTimeout       = 600 * time.Second
 	ttsTimeout          = 300 * time.Second

@@ -590,3 +590,33 @@ func TestPanickingBackendIsAnsweredNotFatal(t *testing.T) {
 		}
 	})
 }
+
+// Defect 1 (issue 11): jobs still running or queued when the grace period ends get
+// their terminal answer before the link closes.
+func TestDrainAnswersJobsCutByGrace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok(), func(o *Options) { o.Grace = 7 * time.Second })
+		r.be["gpu-1"].gate = make(chan struct{})
+		c := r.conn()
+		c.in <- inferReq("running", map[string]any{"model": "llama3:8b", "stream": true, "messages": rawJSON(`[]`)})
+		c.in <- inferReq("queued", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})
+		synctest.Wait()
+		start := time.Now()
+		if err := r.stop(); err != nil {
+			t.Fatal(err)
+		}
+		r.done <- nil
+		if took := time.Since(start); took != 7*time.Second {
+			t.Fatalf("shutdown took %v, want the 7s grace", took)
+		}
+		for _, id := range []string{"running", "queued"} {
+			ans := c.terminals(id)
+			if len(ans) != 1 {
+				t.Fatalf("%s: %d terminal answers, want 1", id, len(ans))
+			}
+			if e, ok := ans[0].(*protocol.InferenceError); !ok || !strings.Contains(e.Error, "grace period") {
+				t.Fatalf("%s answered %+v", id, ans[0])
+			}
+		}
+	})
+}

@@ -26,7 +26,7 @@ func (s *session) startInterview(m *protocol.InterviewRequest) {
 				s.log.Error("interview crashed; please report this bug", "tag", "interview", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			}
 		}()
-		ctx := s.linkCtx
+		ctx := s.jobsCtx
 		if m.TimeoutMs > 0 { // the gateway stops waiting then; so do we (G10)
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, time.Duration(m.TimeoutMs)*time.Millisecond)

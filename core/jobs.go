@@ -21,6 +21,7 @@ var (
 	errBusy     = errors.New("operator busy")
 	errDraining = errors.New("operator is going offline; send this request to another node")
 	errCanceled = errors.New("cancelled by the gateway")
+	errShutdown = errors.New("operator shut down before the job finished (grace period over); retry on another node")
 )
 
 func (s *session) wireError(err error, timeout time.Duration) string {
@@ -32,6 +33,8 @@ func (s *session) wireError(err error, timeout time.Duration) string {
 		return fmt.Sprintf("backend did not finish within %s", timeout)
 	case s.linkCtx.Err() != nil:
 		return "gateway link lost mid-job"
+	case s.jobsCtx.Err() != nil:
+		return errShutdown.Error()
 	}
 	return strings.ReplaceAll(err.Error(), "\n", " ")
 }
@@ -105,7 +108,7 @@ type job struct {
 }
 
 func (s *session) newJob(id string, n *node, timeout time.Duration) *job {
-	ctx, cancel := context.WithTimeout(s.linkCtx, timeout)
+	ctx, cancel := context.WithTimeout(s.jobsCtx, timeout)
 	s.mu.Lock()
 	s.cancels[id] = cancel
 	s.mu.Unlock()
@@ -277,7 +280,7 @@ func (j *job) finishInference(num uint64, res *backends.ChatResult, err error) {
 	j.account(usage, err) // before the answer, so a status read after it includes this job
 	took := time.Since(j.start).Round(time.Millisecond)
 	if err != nil {
-		if j.ctx.Err() == context.Canceled && j.s.linkCtx.Err() == nil {
+		if j.ctx.Err() == context.Canceled && j.s.jobsCtx.Err() == nil {
 			err = errCanceled
 		}
 		j.answer(&protocol.InferenceError{RequestID: j.id, Error: s.wireError(err, j.timeout)})

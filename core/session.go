@@ -31,7 +31,9 @@ type session struct {
 	conn transport.Conn
 	log  *slog.Logger
 
-	linkCtx  context.Context // cancelled when the link is gone; parent of every job
+	linkCtx  context.Context    // cancelled when the link is gone
+	jobsCtx  context.Context    // child of linkCtx, parent of every job and interview
+	abandon  context.CancelFunc // cancels jobsCtx when the drain's grace period is over
 	draining atomic.Bool
 	jobs     sync.WaitGroup
 
@@ -71,8 +73,10 @@ func (e *Engine) runSession(ctx context.Context) (res sessionResult) {
 	e.log.Info("authenticated with the gateway", "transport", kind)
 
 	linkCtx, cancelLink := context.WithCancel(context.WithoutCancel(ctx))
+	jobsCtx, abandon := context.WithCancel(linkCtx)
+	defer abandon()
 	s := &session{
-		e: e, conn: conn, log: e.log.With("transport", kind), linkCtx: linkCtx,
+		e: e, conn: conn, log: e.log.With("transport", kind), linkCtx: linkCtx, jobsCtx: jobsCtx, abandon: abandon,
 		cancels: map[string]context.CancelFunc{}, serverIDs: map[string]int{}, warned: map[string]bool{},
 	}
 	var onlineAt atomic.Int64
@@ -106,7 +110,9 @@ func (e *Engine) runSession(ctx context.Context) (res sessionResult) {
 	return res
 }
 
-// drain stops taking jobs and waits for running ones, up to the grace period.
+// drain stops taking jobs and waits for running ones, up to the grace period. Jobs
+// still running then are cancelled and answered with errShutdown; their answers (and
+// everything else queued) get at most flushTimeout to go out before the link closes.
 func (s *session) drain() {
 	s.draining.Store(true)
 	grace := s.e.opts.Grace
@@ -117,18 +123,40 @@ func (s *session) drain() {
 	s.log.Info("draining: no new jobs; waiting for running jobs", "grace", grace)
 	done := make(chan struct{})
 	go func() { s.jobs.Wait(); close(done) }()
-	ctx, cancel := context.WithTimeout(s.linkCtx, grace)
-	defer cancel()
+	t := time.NewTimer(grace)
+	defer t.Stop()
 	select {
 	case <-done:
-		if err := s.conn.Flush(ctx); err != nil {
-			s.log.Warn("link closed before every answer was sent", "err", err)
-			return
-		}
-		s.log.Info("drained: all running jobs answered")
-	case <-ctx.Done():
-		s.log.Warn("grace period over; abandoning running jobs", "grace", grace)
+		s.flush("drained: all running jobs answered")
+		return
+	case <-t.C:
 	}
+	s.mu.Lock()
+	n := len(s.cancels)
+	s.mu.Unlock()
+	s.log.Warn("grace period over; cancelling running jobs and sending their errors", "grace", grace, "jobs", n)
+	s.abandon()
+	s.flush("drained: every job answered")
+}
+
+// flush waits (at most flushTimeout) for every job to queue its answer and for the
+// transport to send everything queued.
+func (s *session) flush(okMsg string) {
+	ctx, cancel := context.WithTimeout(s.linkCtx, flushTimeout)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { s.jobs.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.log.Warn("jobs did not stop in time; their answers are lost", "waited", flushTimeout)
+		return
+	}
+	if err := s.conn.Flush(ctx); err != nil {
+		s.log.Warn("link closed before every answer was sent", "err", err)
+		return
+	}
+	s.log.Info(okMsg)
 }
 
 // keepalive registers the nodes, then heartbeats on a real ticker (L10), re-discovering
