@@ -270,7 +270,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.mu.Lock()
 		e.sv = cancel
 		e.mu.Unlock()
-		res := e.runSession(serveCtx)
+		res := e.runSession(serveCtx, ctx)
 		cancel()
 		if ctx.Err() != nil {
 			return nil

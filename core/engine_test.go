@@ -620,3 +620,49 @@ func TestDrainAnswersJobsCutByGrace(t *testing.T) {
 		}
 	})
 }
+
+// Defect 4 (issue 11): a dead link ends a drain at once (its jobs cannot deliver).
+func TestDrainEndsOnLinkLoss(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok(), nil)
+		r.be["gpu-1"].gate = make(chan struct{})
+		c := r.conn()
+		c.in <- inferReq("stuck", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})
+		synctest.Wait()
+		r.e.GoOffline()
+		synctest.Wait()
+		if st := r.e.Status(); st.State != StateDraining {
+			t.Fatalf("state = %v, want draining", st.State)
+		}
+		c.drop(errBoom)
+		synctest.Wait()
+		if st := r.e.Status(); st.State != StateOffline || st.InFlight != 0 {
+			t.Fatalf("after link loss while draining: %v inflight=%d, want offline at once", st.State, st.InFlight)
+		}
+	})
+}
+
+// Defect 4 (issue 11): Quit during a "go offline" drain waits Options.Grace, not the
+// rest of OfflineGrace.
+func TestQuitShortensOfflineDrain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok(), func(o *Options) { o.Grace = 7 * time.Second })
+		r.be["gpu-1"].gate = make(chan struct{})
+		c := r.conn()
+		c.in <- inferReq("stuck", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})
+		synctest.Wait()
+		r.e.GoOffline()
+		time.Sleep(time.Minute)
+		start := time.Now()
+		if err := r.stop(); err != nil {
+			t.Fatal(err)
+		}
+		r.done <- nil
+		if took := time.Since(start); took != 7*time.Second {
+			t.Fatalf("quit during an offline drain took %v, want the 7s grace", took)
+		}
+		if ans := c.terminals("stuck"); len(ans) != 1 {
+			t.Fatalf("stuck job: %d answers", len(ans))
+		}
+	})
+}

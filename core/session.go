@@ -50,8 +50,9 @@ type session struct {
 // runSession is one connection attempt: dial (SSE, falling back to WS on a handshake
 // failure, §2.1/G9), register, serve until the link ends or ctx ends. When ctx ends it
 // drains: no new jobs, running ones finish (up to the grace period) and their results
-// are delivered before the link closes.
-func (e *Engine) runSession(ctx context.Context) (res sessionResult) {
+// are delivered before the link closes. quit is Run's context (ctx's parent): when it
+// ends during a longer "go offline" drain, the drain is cut to Options.Grace.
+func (e *Engine) runSession(ctx, quit context.Context) (res sessionResult) {
 	e.setState(StateConnecting, "", time.Time{})
 	kind := transportOf(e.cfg)
 	to := transport.Options{ServerURL: e.cfg.ServerURL, ClientID: e.cfg.ClientID, Secret: e.opts.Secret, Logger: e.log}
@@ -92,7 +93,7 @@ func (e *Engine) runSession(ctx context.Context) (res sessionResult) {
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
-		s.drain()
+		s.drain(quit, errc)
 	}
 	cancelLink()
 	conn.Close()
@@ -113,7 +114,9 @@ func (e *Engine) runSession(ctx context.Context) (res sessionResult) {
 // drain stops taking jobs and waits for running ones, up to the grace period. Jobs
 // still running then are cancelled and answered with errShutdown; their answers (and
 // everything else queued) get at most flushTimeout to go out before the link closes.
-func (s *session) drain() {
+// It keeps watching the link (errc): once the link is dead nothing can be delivered, so
+// the drain ends at once. quit ending cuts a longer grace to Options.Grace from then.
+func (s *session) drain(quit context.Context, errc <-chan error) {
 	s.draining.Store(true)
 	grace := s.e.opts.Grace
 	if !s.e.wantOnline.Load() {
@@ -123,20 +126,42 @@ func (s *session) drain() {
 	s.log.Info("draining: no new jobs; waiting for running jobs", "grace", grace)
 	done := make(chan struct{})
 	go func() { s.jobs.Wait(); close(done) }()
+	deadline := time.Now().Add(grace)
 	t := time.NewTimer(grace)
 	defer t.Stop()
-	select {
-	case <-done:
-		s.flush("drained: all running jobs answered")
-		return
-	case <-t.C:
+	quitc := quit.Done()
+	if grace <= s.e.opts.Grace {
+		quitc = nil
 	}
-	s.mu.Lock()
-	n := len(s.cancels)
-	s.mu.Unlock()
-	s.log.Warn("grace period over; cancelling running jobs and sending their errors", "grace", grace, "jobs", n)
+	for waiting := true; waiting; {
+		select {
+		case <-done:
+			s.flush("drained: all running jobs answered")
+			return
+		case err := <-errc:
+			s.log.Warn("gateway link lost while draining; running jobs cannot be answered", "err", err, "jobs_lost", s.running())
+			return
+		case <-quitc:
+			quitc = nil
+			if d := time.Now().Add(s.e.opts.Grace); d.Before(deadline) {
+				deadline = d
+				t.Reset(s.e.opts.Grace)
+				s.log.Info("stopping: the drain now ends within the shutdown grace", "grace", s.e.opts.Grace)
+			}
+		case <-t.C:
+			waiting = false
+		}
+	}
+	s.log.Warn("grace period over; cancelling running jobs and sending their errors", "grace", grace, "jobs", s.running())
 	s.abandon()
 	s.flush("drained: every job answered")
+}
+
+// running counts the jobs (not interviews) admitted and not finished.
+func (s *session) running() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.cancels)
 }
 
 // flush waits (at most flushTimeout) for every job to queue its answer and for the
