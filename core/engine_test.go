@@ -666,3 +666,72 @@ func TestQuitShortensOfflineDrain(t *testing.T) {
 		}
 	})
 }
+
+// interviewResults returns the INTERVIEW_RESULTs sent on c.
+func interviewResults(c *fakeConn) []*protocol.InterviewResult {
+	sent, _, _, _ := c.snapshot()
+	var out []*protocol.InterviewResult
+	for _, m := range sent {
+		if m, ok := m.(*protocol.InterviewResult); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Defect 2 (issue 11): going offline lets a running interview finish and submits it
+// whole; none is started (or submitted) while draining, nor one cut by the grace.
+func TestInterviewAndDrain(t *testing.T) {
+	iv := func(id string) *protocol.InterviewRequest {
+		return &protocol.InterviewRequest{InterviewID: id, Model: "llama3:8b", TimeoutMs: 60000,
+			Prompts: []protocol.Prompt{{ID: "p1", Prompt: "2+2?"}, {ID: "p2", Prompt: "3+3?"}}}
+	}
+	t.Run("running interview finishes", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			r := startRig(t, newDialer().ok(), nil)
+			be := r.be["gpu-1"]
+			be.deltas = []backends.Delta{{Kind: backends.KindContent, Text: "4"}}
+			be.gate = make(chan struct{})
+			c := r.conn()
+			c.in <- iv("iv1")
+			synctest.Wait()
+			r.e.GoOffline()
+			synctest.Wait()
+			c.in <- iv("iv2") // arrives while draining: not started
+			synctest.Wait()
+			close(be.gate)
+			synctest.Wait()
+			res := interviewResults(c)
+			if len(res) != 1 || res[0].InterviewID != "iv1" {
+				t.Fatalf("interview results = %+v, want only iv1", res)
+			}
+			for _, p := range res[0].Results {
+				if p.Error != "" || p.Response != "4" {
+					t.Fatalf("prompt %s answered %+v", p.PromptID, p)
+				}
+			}
+			if n := be.callCount(); n != 2 {
+				t.Fatalf("backend calls = %d, want 2 (iv2 must not start)", n)
+			}
+			if st := r.e.Status(); st.State != StateOffline {
+				t.Fatalf("state = %v, want offline", st.State)
+			}
+		})
+	})
+	t.Run("cut by the grace: not submitted", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			r := startRig(t, newDialer().ok(), func(o *Options) { o.Grace = 7 * time.Second })
+			r.be["gpu-1"].gate = make(chan struct{})
+			c := r.conn()
+			c.in <- iv("iv1")
+			synctest.Wait()
+			if err := r.stop(); err != nil {
+				t.Fatal(err)
+			}
+			r.done <- nil
+			if res := interviewResults(c); len(res) != 0 {
+				t.Fatalf("an interview cut by shutdown was submitted: %+v", res[0])
+			}
+		})
+	})
+}

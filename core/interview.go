@@ -15,8 +15,15 @@ import (
 // startInterview runs a quality interview off the loops (L9). Interviews take no -n
 // permit (§8.3), run their prompts in order, uncapped (L8), and measure a real TTFT from
 // the stream (the original sent total/2, G10).
+// While draining none starts: a partial or failed INTERVIEW_RESULT would grade the node
+// failed and bring a cooldown. One already running finishes (its timeout bounds it) and
+// is submitted whole; one cut by the end of the grace period is not submitted.
 func (s *session) startInterview(m *protocol.InterviewRequest) {
 	n := s.interviewNode(m)
+	if s.draining.Load() {
+		s.log.Info("interview not started: going offline", "tag", "interview", "node", n.cfg.Alias, "interview_id", m.InterviewID)
+		return
+	}
 	s.log.Info("interview started", "tag", "interview", "node", n.cfg.Alias, "model", m.Model, "prompts", len(m.Prompts), "interview_id", m.InterviewID)
 	s.jobs.Add(1)
 	go func() {
@@ -43,16 +50,16 @@ func (s *session) startInterview(m *protocol.InterviewRequest) {
 					"ttft_ms", r.TTFTMs, "total_ms", r.TotalMs, "tokens", r.TokensGenerated)
 			}
 		}
+		if s.jobsCtx.Err() != nil {
+			s.log.Warn("interview cut short by shutdown; not submitted", "tag", "interview", "node", n.cfg.Alias, "interview_id", m.InterviewID)
+			return
+		}
 		s.send(res)
 	}()
 }
 
 func (s *session) interviewPrompt(ctx context.Context, n *node, model string, p protocol.Prompt) protocol.PromptResult {
 	out := protocol.PromptResult{PromptID: p.ID}
-	if s.draining.Load() {
-		out.Error = errDraining.Error()
-		return out
-	}
 	msgs, _ := json.Marshal([]map[string]string{{"role": "user", "content": p.Prompt}})
 	ctx, cancel := context.WithTimeout(ctx, chatTimeout)
 	defer cancel()
