@@ -27,8 +27,9 @@ const (
 	DefaultGrace        = 10 * time.Second // SIGTERM drain; under systemd's and Windows' stop limits
 	DefaultOfflineGrace = 10 * time.Minute // "Go offline" waits for running jobs this long at most
 	heartbeatEvery      = 15 * time.Second
-	modelsEvery         = 4 // heartbeats between model re-discovery and re-assertion (60 s)
-	checkEvery          = 5 // model refreshes between backend checks (5 min; each probes a dozen endpoints)
+	heartbeatGrace      = 40 * time.Second // failed heartbeats end the session only after this long without a good one
+	modelsEvery         = 4                // heartbeats between model re-discovery and re-assertion (60 s)
+	checkEvery          = 5                // model refreshes between backend checks (5 min; each probes a dozen endpoints)
 	discoverTimeout     = 10 * time.Second
 	flushTimeout        = 2 * time.Second // a drain's last wait for answers to go out
 	chatTimeout         = 120 * time.Second

@@ -735,3 +735,55 @@ func TestInterviewAndDrain(t *testing.T) {
 		})
 	})
 }
+
+// Defect 3 (issue 11): failed heartbeat POSTs (a load balancer's 502) end the session
+// only once none succeeded for heartbeatGrace; running jobs keep running meanwhile. An
+// answer saying the session itself is gone ends it at once.
+func TestHeartbeatFailuresTolerated(t *testing.T) {
+	t.Run("transient", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			r := startRig(t, newDialer().ok().ok(), nil)
+			r.be["gpu-1"].gate = make(chan struct{})
+			c := r.conn()
+			c.in <- inferReq("long", map[string]any{"model": "llama3:8b", "stream": true, "messages": rawJSON(`[]`)})
+			synctest.Wait()
+			c.failHeartbeats(fmt.Errorf("heartbeat: POST /stream/heartbeat: 502 Bad Gateway"))
+			time.Sleep(30*time.Second + time.Millisecond) // two failed heartbeats
+			synctest.Wait()
+			if st := r.e.Status(); st.State != StateOnline || len(r.d.dialed()) != 1 {
+				t.Fatalf("after 2 failed heartbeats: %v, dialled %v; want still online", st.State, r.d.dialed())
+			}
+			c.failHeartbeats(nil)
+			time.Sleep(15 * time.Second) // one success resets the count
+			synctest.Wait()
+			c.failHeartbeats(fmt.Errorf("heartbeat: POST /stream/heartbeat: 502 Bad Gateway"))
+			time.Sleep(30 * time.Second)
+			synctest.Wait()
+			if st := r.e.Status(); st.State != StateOnline {
+				t.Fatalf("30 s after the last good heartbeat: %v, want online", st.State)
+			}
+			r.be["gpu-1"].gate <- struct{}{}
+			synctest.Wait()
+			if _, ok := c.terminals("long")[0].(*protocol.InferenceResponse); !ok {
+				t.Fatalf("job answered %+v", c.terminals("long"))
+			}
+			time.Sleep(15 * time.Second) // 45 s without a good heartbeat: give up
+			synctest.Wait()
+			if st := r.e.Status(); st.State != StateReconnecting || !strings.Contains(st.LastError, "502") {
+				t.Fatalf("45 s without a heartbeat: %v %q, want reconnecting", st.State, st.LastError)
+			}
+		})
+	})
+	t.Run("session gone", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			r := startRig(t, newDialer().ok().ok(), nil)
+			c := r.conn()
+			c.failHeartbeats(fmt.Errorf("heartbeat: %w", transport.ErrSessionGone))
+			time.Sleep(15*time.Second + time.Millisecond)
+			synctest.Wait()
+			if st := r.e.Status(); st.State != StateReconnecting {
+				t.Fatalf("after the gateway forgot the session: %v, want reconnecting at once", st.State)
+			}
+		})
+	})
+}

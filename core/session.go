@@ -205,6 +205,7 @@ func (s *session) keepalive(ctx context.Context, online func()) error {
 
 	t := time.NewTicker(heartbeatEvery)
 	defer t.Stop()
+	lastOK := time.Now()
 	for tick := 1; ; tick++ {
 		select {
 		case <-ctx.Done():
@@ -212,8 +213,20 @@ func (s *session) keepalive(ctx context.Context, online func()) error {
 		case <-t.C:
 		}
 		if err := s.conn.Heartbeat(ctx); err != nil {
-			return err
+			// One failed POST (a load balancer's 502) must not throw away every running
+			// job: the gateway evicts only after 60 s. A link or session that is gone
+			// ends the session at once.
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, transport.ErrClosed) || errors.Is(err, transport.ErrSessionGone) ||
+				errors.Is(err, transport.ErrAuthRejected) || time.Since(lastOK) >= heartbeatGrace {
+				return err
+			}
+			s.log.Warn("heartbeat failed; retrying on the next tick", "err", err, "last_ok_ago", time.Since(lastOK).Round(time.Second))
+			continue
 		}
+		lastOK = time.Now()
 		if tick%modelsEvery == 0 && s.discovering.CompareAndSwap(false, true) {
 			check := (tick/modelsEvery)%checkEvery == 0
 			go func() {
