@@ -787,3 +787,30 @@ func TestHeartbeatFailuresTolerated(t *testing.T) {
 		})
 	})
 }
+
+// Defect 7 (issue 11): time waiting in the queue does not count against the backend
+// timeout; the deadline starts when the job gets its slot.
+func TestQueueWaitDoesNotEatBackendTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok(), func(o *Options) { o.Threads = 1 })
+		be := r.be["gpu-1"]
+		be.gate = make(chan struct{})
+		c := r.conn()
+		c.in <- inferReq("first", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})
+		c.in <- inferReq("second", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})
+		synctest.Wait()
+		time.Sleep(100 * time.Second)
+		be.gate <- struct{}{} // first done after 100 s; second starts now
+		synctest.Wait()
+		time.Sleep(100 * time.Second) // second has run 100 s of its 120 s (200 s since it arrived)
+		select {
+		case be.gate <- struct{}{}:
+		case <-time.After(time.Second):
+			t.Fatalf("second job no longer running: %+v", c.terminals("second"))
+		}
+		synctest.Wait()
+		if _, ok := c.terminals("second")[0].(*protocol.InferenceResponse); !ok {
+			t.Fatalf("second answered %+v", c.terminals("second")[0])
+		}
+	})
+}

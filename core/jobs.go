@@ -107,8 +107,10 @@ type job struct {
 	answered atomic.Bool // the terminal answer went out (see answer)
 }
 
+// newJob registers a job. Its timeout starts only when it gets its slot (hold): time
+// spent in the queue is not the backend's.
 func (s *session) newJob(id string, n *node, timeout time.Duration) *job {
-	ctx, cancel := context.WithTimeout(s.jobsCtx, timeout)
+	ctx, cancel := context.WithCancel(s.jobsCtx)
 	s.mu.Lock()
 	s.cancels[id] = cancel
 	s.mu.Unlock()
@@ -239,6 +241,11 @@ func (j *job) hold(work func() error) error {
 		return err
 	}
 	defer release()
+	// The backend deadline starts now. j.ctx is replaced on the job's own goroutine;
+	// the new cancel runs in done with the old one (which CANCEL_REQUEST still uses).
+	ctx, stop := context.WithTimeout(j.ctx, j.timeout)
+	cancel := j.cancel
+	j.ctx, j.cancel = ctx, func() { stop(); cancel() }
 	e.updateNode(n.idx, func(ns *NodeStatus) { ns.InFlight++ })
 	defer e.updateNode(n.idx, func(ns *NodeStatus) { ns.InFlight-- })
 	return work()
