@@ -100,6 +100,8 @@ type Engine struct {
 	mu  sync.Mutex
 	st  Status             // guarded by mu: the working copy behind snapshots
 	sv  context.CancelFunc // guarded by mu: ends the current session's serving (drain)
+
+	hookServe func() // tests: runs between Run's wantOnline check and its locked re-check
 }
 
 // node is one configured node and its backends. Mutable fields live in Engine.st.Nodes.
@@ -219,8 +221,8 @@ func (e *Engine) GoOnline() {
 }
 
 func (e *Engine) GoOffline() {
-	e.wantOnline.Store(false)
 	e.mu.Lock()
+	e.wantOnline.Store(false) // under mu: Run re-checks it there before storing sv
 	if e.sv != nil {
 		e.sv()
 	}
@@ -268,16 +270,39 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}
 		serveCtx, cancel := context.WithCancel(ctx)
+		if e.hookServe != nil {
+			e.hookServe()
+		}
+		// wantOnline is re-checked and sv stored under mu, which GoOffline also holds:
+		// either GoOffline sees this session's cancel, or Run sees it went offline.
 		e.mu.Lock()
+		if !e.wantOnline.Load() {
+			e.mu.Unlock()
+			cancel()
+			continue
+		}
 		e.sv = cancel
 		e.mu.Unlock()
 		res := e.runSession(serveCtx, ctx)
+		ended := serveCtx.Err() != nil // GoOffline (or Quit) ended it on purpose
 		cancel()
+		e.mu.Lock()
+		e.sv = nil
+		e.mu.Unlock()
+		// Pokes that landed during the session (ReconnectNow or GoOnline while online)
+		// are spent: they must not skip the backoff below.
+		select {
+		case <-e.kick:
+		default:
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
 		if !e.wantOnline.Load() {
 			e.log.Info("offline")
+			continue
+		}
+		if ended { // taken offline, then back online while it drained: connect now
 			continue
 		}
 		if res.onlineFor >= healthyAfter {

@@ -814,3 +814,40 @@ func TestQueueWaitDoesNotEatBackendTimeout(t *testing.T) {
 		}
 	})
 }
+
+// Defect 8 (issue 11): a GoOffline landing between Run's wantOnline check and storing
+// the session's cancel must keep the engine offline.
+func TestGoOfflineDuringWakeUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok(), func(o *Options) { o.StartOffline = true })
+		synctest.Wait()
+		var once sync.Once
+		r.e.hookServe = func() { once.Do(r.e.GoOffline) }
+		r.e.GoOnline()
+		synctest.Wait()
+		if st := r.e.Status(); st.State != StateOffline || len(r.d.dialed()) != 0 {
+			t.Fatalf("after GoOnline+GoOffline: %v, dialled %v; want offline, no dial", st.State, r.d.dialed())
+		}
+	})
+}
+
+// Defect 8 (issue 11): a poke during a live session (ReconnectNow, GoOnline) does not
+// skip the backoff after the link drops.
+func TestPokeDuringSessionKeepsBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok().ok(), nil)
+		c := r.conn()
+		r.e.ReconnectNow()
+		r.e.GoOnline()
+		c.drop(errBoom)
+		synctest.Wait()
+		if got := r.d.dialed(); len(got) != 1 {
+			t.Fatalf("reconnected after 0 s (dialled %v); want the 5 s floor", got)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if got := r.d.dialed(); len(got) != 2 {
+			t.Fatalf("dialled %v after the 5 s backoff", got)
+		}
+	})
+}
