@@ -112,7 +112,12 @@ func TestHeartbeatAndModelRefresh(t *testing.T) {
 		if len(adv) != 2 || strings.Join(adv[1], ",") != "llama3:8b,qwen3:4b" {
 			t.Fatalf("model re-assertion = %v", adv)
 		}
-		if len(regs) != 2 || len(regs[1].Models) != 2 {
+		if len(regs) != 1 {
+			t.Fatalf("re-registered on the first refresh that saw the change: %+v", regs)
+		}
+		time.Sleep(time.Minute) // the change persisted across two refreshes (issue 11 #11)
+		synctest.Wait()
+		if _, regs, _, _ = c.snapshot(); len(regs) != 2 || len(regs[1].Models) != 2 {
 			t.Fatalf("changed node not re-registered: %+v", regs)
 		}
 		if got := r.d.dialed(); len(got) != 1 {
@@ -848,6 +853,78 @@ func TestPokeDuringSessionKeepsBackoff(t *testing.T) {
 		synctest.Wait()
 		if got := r.d.dialed(); len(got) != 2 {
 			t.Fatalf("dialled %v after the 5 s backoff", got)
+		}
+	})
+}
+
+// Defect 11 (issue 11): a node is re-registered (which brings an interview) only for a
+// real change of its model set that persists across two refreshes; the union is still
+// re-asserted at once.
+func TestModelChangeDebounced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok(), nil)
+		be := r.be["gpu-1"]
+		c := r.conn()
+		regsAt := func(when string, want int) {
+			t.Helper()
+			synctest.Wait()
+			if _, regs, _, _ := c.snapshot(); len(regs) != want {
+				t.Fatalf("%s: %d registrations, want %d", when, len(regs), want)
+			}
+		}
+		be.setModels("qwen3:4b", "llama3:8b") // a pull
+		time.Sleep(time.Minute + time.Millisecond)
+		regsAt("first refresh after a pull", 1)
+		if _, _, _, adv := c.snapshot(); strings.Join(adv[len(adv)-1], ",") != "llama3:8b,qwen3:4b" {
+			t.Fatalf("union not re-asserted at once: %v", adv)
+		}
+		time.Sleep(time.Minute)
+		regsAt("second refresh after a pull", 2)
+		be.setModels("llama3:8b", "qwen3:4b") // same set, other order
+		time.Sleep(2 * time.Minute)
+		regsAt("reordered list", 2)
+		be.setModels("llama3:8b") // JIT unload for one refresh…
+		time.Sleep(time.Minute)
+		be.setModels("qwen3:4b", "llama3:8b") // …and back
+		time.Sleep(2 * time.Minute)
+		regsAt("a flap", 2)
+	})
+}
+
+// slowModels answers its second and later Models calls only after the ctx ended and a
+// further second passed, and reports when it returned.
+type slowModels struct {
+	*fakeBackend
+	calls    atomic.Int32
+	returned atomic.Bool
+}
+
+func (b *slowModels) Models(ctx context.Context) ([]string, error) {
+	if b.calls.Add(1) == 1 {
+		return b.fakeBackend.Models(ctx)
+	}
+	<-ctx.Done()
+	time.Sleep(time.Second)
+	b.returned.Store(true)
+	return nil, ctx.Err()
+}
+
+// Defect 11 (issue 11): shutdown awaits a model refresh in progress.
+func TestShutdownAwaitsModelRefresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		be := &slowModels{fakeBackend: &fakeBackend{models: []string{"llama3:8b"}}}
+		r := startRig(t, newDialer().ok(), func(o *Options) {
+			o.NewBackend = func(config.Node) backends.Backend { return be }
+		})
+		r.conn()
+		time.Sleep(time.Minute + time.Millisecond) // the refresh is now waiting on the backend
+		synctest.Wait()
+		if err := r.stop(); err != nil {
+			t.Fatal(err)
+		}
+		r.done <- nil
+		if !be.returned.Load() {
+			t.Fatal("Run returned while a model refresh was still running")
 		}
 	})
 }

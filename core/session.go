@@ -43,6 +43,8 @@ type session struct {
 	retryAfter time.Duration                 // guarded by mu
 	note       string                        // guarded by mu
 	warned     map[string]bool               // guarded by mu: unknown types already logged
+	registered map[int][]string              // guarded by mu: node index → models last registered (sorted)
+	pending    map[int][]string              // guarded by mu: node index → changed models seen once (sorted)
 
 	discovering atomic.Bool
 }
@@ -203,6 +205,8 @@ func (s *session) keepalive(ctx context.Context, online func()) error {
 	s.e.setState(StateOnline, "", time.Time{})
 	online()
 
+	var refresh sync.WaitGroup
+	defer refresh.Wait() // a refresh in progress ends with ctx; the session awaits it
 	t := time.NewTicker(heartbeatEvery)
 	defer t.Stop()
 	lastOK := time.Now()
@@ -229,10 +233,10 @@ func (s *session) keepalive(ctx context.Context, online func()) error {
 		lastOK = time.Now()
 		if tick%modelsEvery == 0 && s.discovering.CompareAndSwap(false, true) {
 			check := (tick/modelsEvery)%checkEvery == 0
-			go func() {
+			refresh.Go(func() {
 				defer s.discovering.Store(false)
 				s.registerAll(ctx, false, check)
-			}()
+			})
 		}
 	}
 }
@@ -284,9 +288,9 @@ func (s *session) registerAll(ctx context.Context, first, check bool) {
 }
 
 // applyNode records one node's discovery (and check, when checked) results, registers the node when
-// this is the session's first registration or its models changed, and returns the
-// models it advertises. A failed discovery keeps the models known before (none on a
-// session's first registration).
+// this is the session's first registration or its model set really changed (see
+// reregister), and returns the models it advertises. A failed discovery keeps the
+// models known before (none on a session's first registration).
 func (s *session) applyNode(ctx context.Context, i int, models []string, err error, problems []NodeProblem, first, checked bool) []string {
 	e, n := s.e, s.e.nodes[i]
 	if err != nil {
@@ -303,7 +307,6 @@ func (s *session) applyNode(ctx context.Context, i int, models []string, err err
 		s.clearWarned("discover:" + n.cfg.Alias)
 	}
 	models = slices.Compact(slices.Sorted(slices.Values(models)))
-	changed := !slices.Equal(models, n.modelList())
 	n.models.Store(&models)
 	if err == nil {
 		e.updateNode(i, func(ns *NodeStatus) { ns.BackendOK, ns.BackendError, ns.Models = true, "", models })
@@ -315,7 +318,7 @@ func (s *session) applyNode(ctx context.Context, i int, models []string, err err
 		s.reportProblems(i, problems)
 	}
 	adv := advertised(n)
-	if first || changed {
+	if first || s.reregister(i, adv) {
 		reg := protocol.RegisterNode{
 			Alias: n.cfg.Alias, Models: adv, Capacity: n.cfg.Capacity, Region: n.cfg.Region,
 			PricePerThousandTokens: n.cfg.Price(), InterviewModel: n.cfg.InterviewModel, APIMode: n.cfg.APIMode,
@@ -323,10 +326,41 @@ func (s *session) applyNode(ctx context.Context, i int, models []string, err err
 		if err := s.conn.Register(ctx, reg); err != nil {
 			s.log.Warn("node registration failed", "tag", "node", "node", n.cfg.Alias, "err", err)
 		} else {
+			s.mu.Lock()
+			if s.registered == nil {
+				s.registered = map[int][]string{}
+			}
+			s.registered[i] = slices.Sorted(slices.Values(adv))
+			s.mu.Unlock()
 			s.log.Info("node registered", "tag", "node", "node", n.cfg.Alias, "models", len(adv), "capacity", n.cfg.Capacity, "region", n.cfg.Region)
 		}
 	}
 	return adv
+}
+
+// reregister reports whether a refresh should re-register node i, which makes the
+// gateway interview it again: only when its model set (order aside) differs from the
+// one registered and the same new set was already seen on the previous refresh. A
+// model that LM Studio loads just in time, or a list that flaps for one refresh, does
+// not bring an interview; the union re-assertion still carries it at once.
+func (s *session) reregister(i int, adv []string) bool {
+	set := slices.Compact(slices.Sorted(slices.Values(adv)))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending == nil {
+		s.pending = map[int][]string{}
+	}
+	if slices.Equal(set, s.registered[i]) {
+		delete(s.pending, i)
+		return false
+	}
+	if slices.Equal(set, s.pending[i]) {
+		delete(s.pending, i)
+		return true
+	}
+	s.pending[i] = set
+	s.log.Debug("node's models changed; re-registering if the change persists", "tag", "node", "node", s.e.nodes[i].cfg.Alias, "models", set)
+	return false
 }
 
 // reportProblems shows a node's check findings in its status and logs those not
