@@ -32,6 +32,7 @@ const (
 	checkEvery          = 5                // model refreshes between backend checks (5 min; each probes a dozen endpoints)
 	discoverTimeout     = 10 * time.Second
 	flushTimeout        = 2 * time.Second // a drain's last wait for answers to go out
+	maxRetryAfter       = time.Hour       // a gateway's retry_after_seconds is clamped to this
 	chatTimeout         = 120 * time.Second
 	streamTimeout       = 600 * time.Second
 	ttsTimeout          = 300 * time.Second
@@ -329,14 +330,30 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.log.Warn("gateway link lost; reconnecting", "err", res.err, "retry_in", delay.Round(time.Second))
 		}
 		e.setState(state, msg, time.Now().Add(delay))
-		t := time.NewTimer(delay)
+		if !e.wait(ctx, delay, state == StateInterviewFailed) {
+			return nil
+		}
+	}
+}
+
+// wait sleeps d before the next attempt; false when ctx ended. A poke (Reconnect now,
+// Go online/offline) ends it early, except that inside the gateway's retry window
+// (holdRetry) only going offline does: a reconnect then would just fail again.
+func (e *Engine) wait(ctx context.Context, d time.Duration, holdRetry bool) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
 		select {
 		case <-ctx.Done():
-			t.Stop()
-			return nil
+			return false
 		case <-t.C:
+			return true
 		case <-e.kick:
-			t.Stop()
+			if holdRetry && e.wantOnline.Load() {
+				e.log.Info("reconnect not attempted: the gateway asked us to wait", "tag", "interview")
+				continue
+			}
+			return true
 		}
 	}
 }

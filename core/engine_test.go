@@ -928,3 +928,32 @@ func TestShutdownAwaitsModelRefresh(t *testing.T) {
 		}
 	})
 }
+
+// Defect 9 (issue 11): a retry_after beyond reason is clamped (to maxRetryAfter), and
+// "Reconnect now" inside the gateway's retry window is ignored (a reconnect then only
+// fails the interview again), while going offline still works.
+func TestRetryAfterClampedAndReconnectNowWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok().ok(), nil)
+		c := r.conn()
+		huge := uint64(1 << 40)
+		c.in <- &protocol.InterviewFailed{Reason: "recently_failed", RetryAfterSeconds: &huge}
+		synctest.Wait()
+		c.drop(nil)
+		synctest.Wait()
+		st := r.e.Status()
+		if w := time.Until(st.RetryAt); st.State != StateInterviewFailed || w != maxRetryAfter {
+			t.Fatalf("status %v, retry in %v; want interview-failed, retry in %v", st.State, w, maxRetryAfter)
+		}
+		r.e.ReconnectNow()
+		synctest.Wait()
+		if got := r.d.dialed(); len(got) != 1 {
+			t.Fatalf("Reconnect now inside the retry window dialled: %v", got)
+		}
+		time.Sleep(maxRetryAfter)
+		synctest.Wait()
+		if got := r.d.dialed(); len(got) != 2 {
+			t.Fatalf("dialled %v after the retry window", got)
+		}
+	})
+}

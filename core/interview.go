@@ -166,7 +166,10 @@ func (s *session) interviewFailed(m *protocol.InterviewFailed) {
 	}
 	var retry time.Duration
 	if m.RetryAfterSeconds != nil {
-		retry = time.Duration(*m.RetryAfterSeconds) * time.Second
+		retry = maxRetryAfter // a larger value is a gateway bug (or would overflow)
+		if secs := *m.RetryAfterSeconds; secs < uint64(maxRetryAfter/time.Second) {
+			retry = time.Duration(secs) * time.Second
+		}
 		fmt.Fprintf(&b, "; the gateway allows a retry in %s", retry.Round(time.Second))
 	}
 	note := b.String()
