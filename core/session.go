@@ -47,6 +47,7 @@ type session struct {
 	pending    map[int][]string              // guarded by mu: node index → changed models seen once (sorted)
 
 	discovering atomic.Bool
+	refresh     sync.WaitGroup // the model refresh keepalive started; runSession awaits it
 }
 
 // runSession is one connection attempt: dial (SSE, falling back to WS on a handshake
@@ -100,6 +101,7 @@ func (e *Engine) runSession(ctx, quit context.Context) (res sessionResult) {
 	cancelLink()
 	conn.Close()
 	loops.Wait()
+	s.refresh.Wait() // it ends with linkCtx
 	s.jobs.Wait()
 	if t := onlineAt.Load(); t != 0 {
 		res.onlineFor = time.Since(time.Unix(0, t))
@@ -205,8 +207,6 @@ func (s *session) keepalive(ctx context.Context, online func()) error {
 	s.e.setState(StateOnline, "", time.Time{})
 	online()
 
-	var refresh sync.WaitGroup
-	defer refresh.Wait() // a refresh in progress ends with ctx; the session awaits it
 	t := time.NewTicker(heartbeatEvery)
 	defer t.Stop()
 	lastOK := time.Now()
@@ -233,7 +233,7 @@ func (s *session) keepalive(ctx context.Context, online func()) error {
 		lastOK = time.Now()
 		if tick%modelsEvery == 0 && s.discovering.CompareAndSwap(false, true) {
 			check := (tick/modelsEvery)%checkEvery == 0
-			refresh.Go(func() {
+			s.refresh.Go(func() {
 				defer s.discovering.Store(false)
 				s.registerAll(ctx, false, check)
 			})
