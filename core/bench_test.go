@@ -108,7 +108,7 @@ func BenchmarkEngineToken(b *testing.B) {
 	}
 	e, _ := New(Options{Config: cfg, NewBackend: func(config.Node) backends.Backend { return instantBackend{tokens} },
 		Dial: func(context.Context, string, transportOptions) (transportConn, error) { return c, nil }})
-	s := &session{e: e, conn: c, log: e.log, linkCtx: context.Background(), cancels: map[string]context.CancelFunc{}, serverIDs: map[string]int{}, warned: map[string]bool{}}
+	s := &session{e: e, conn: c, log: e.log, linkCtx: context.Background(), jobsCtx: context.Background(), cancels: map[string]context.CancelFunc{}, serverIDs: map[string]int{}, warned: map[string]bool{}}
 	payload, _ := json.Marshal(protocol.InferencePayload{Model: "m", Messages: json.RawMessage(`[]`), Stream: true})
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)

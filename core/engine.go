@@ -27,9 +27,12 @@ const (
 	DefaultGrace        = 10 * time.Second // SIGTERM drain; under systemd's and Windows' stop limits
 	DefaultOfflineGrace = 10 * time.Minute // "Go offline" waits for running jobs this long at most
 	heartbeatEvery      = 15 * time.Second
-	modelsEvery         = 4 // heartbeats between model re-discovery and re-assertion (60 s)
-	checkEvery          = 5 // model refreshes between backend checks (5 min; each probes a dozen endpoints)
+	heartbeatGrace      = 40 * time.Second // failed heartbeats end the session only after this long without a good one
+	modelsEvery         = 4                // heartbeats between model re-discovery and re-assertion (60 s)
+	checkEvery          = 5                // model refreshes between backend checks (5 min; each probes a dozen endpoints)
 	discoverTimeout     = 10 * time.Second
+	flushTimeout        = 2 * time.Second // a drain's last wait for answers to go out
+	maxRetryAfter       = time.Hour       // a gateway's retry_after_seconds is clamped to this
 	chatTimeout         = 120 * time.Second
 	streamTimeout       = 600 * time.Second
 	ttsTimeout          = 300 * time.Second
@@ -101,6 +104,8 @@ type Engine struct {
 	mu  sync.Mutex
 	st  Status             // guarded by mu: the working copy behind snapshots
 	sv  context.CancelFunc // guarded by mu: ends the current session's serving (drain)
+
+	hookServe func() // tests: runs between Run's wantOnline check and its locked re-check
 }
 
 // node is one configured node and its backends. Mutable fields live in Engine.st.Nodes.
@@ -220,8 +225,8 @@ func (e *Engine) GoOnline() {
 }
 
 func (e *Engine) GoOffline() {
-	e.wantOnline.Store(false)
 	e.mu.Lock()
+	e.wantOnline.Store(false) // under mu: Run re-checks it there before storing sv
 	if e.sv != nil {
 		e.sv()
 	}
@@ -269,16 +274,39 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}
 		serveCtx, cancel := context.WithCancel(ctx)
+		if e.hookServe != nil {
+			e.hookServe()
+		}
+		// wantOnline is re-checked and sv stored under mu, which GoOffline also holds:
+		// either GoOffline sees this session's cancel, or Run sees it went offline.
 		e.mu.Lock()
+		if !e.wantOnline.Load() {
+			e.mu.Unlock()
+			cancel()
+			continue
+		}
 		e.sv = cancel
 		e.mu.Unlock()
-		res := e.runSession(serveCtx)
+		res := e.runSession(serveCtx, ctx)
+		ended := serveCtx.Err() != nil // GoOffline (or Quit) ended it on purpose
 		cancel()
+		e.mu.Lock()
+		e.sv = nil
+		e.mu.Unlock()
+		// Pokes that landed during the session (ReconnectNow or GoOnline while online)
+		// are spent: they must not skip the backoff below.
+		select {
+		case <-e.kick:
+		default:
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
 		if !e.wantOnline.Load() {
 			e.log.Info("offline")
+			continue
+		}
+		if ended { // taken offline, then back online while it drained: connect now
 			continue
 		}
 		if res.onlineFor >= healthyAfter {
@@ -305,14 +333,30 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.log.Warn("gateway link lost; reconnecting", "err", res.err, "retry_in", delay.Round(time.Second))
 		}
 		e.setState(state, msg, time.Now().Add(delay))
-		t := time.NewTimer(delay)
+		if !e.wait(ctx, delay, state == StateInterviewFailed) {
+			return nil
+		}
+	}
+}
+
+// wait sleeps d before the next attempt; false when ctx ended. A poke (Reconnect now,
+// Go online/offline) ends it early, except that inside the gateway's retry window
+// (holdRetry) only going offline does: a reconnect then would just fail again.
+func (e *Engine) wait(ctx context.Context, d time.Duration, holdRetry bool) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
 		select {
 		case <-ctx.Done():
-			t.Stop()
-			return nil
+			return false
 		case <-t.C:
+			return true
 		case <-e.kick:
-			t.Stop()
+			if holdRetry && e.wantOnline.Load() {
+				e.log.Info("reconnect not attempted: the gateway asked us to wait", "tag", "interview")
+				continue
+			}
+			return true
 		}
 	}
 }

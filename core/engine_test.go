@@ -112,7 +112,12 @@ func TestHeartbeatAndModelRefresh(t *testing.T) {
 		if len(adv) != 2 || strings.Join(adv[1], ",") != "llama3:8b,qwen3:4b" {
 			t.Fatalf("model re-assertion = %v", adv)
 		}
-		if len(regs) != 2 || len(regs[1].Models) != 2 {
+		if len(regs) != 1 {
+			t.Fatalf("re-registered on the first refresh that saw the change: %+v", regs)
+		}
+		time.Sleep(time.Minute) // the change persisted across two refreshes (issue 11 #11)
+		synctest.Wait()
+		if _, regs, _, _ = c.snapshot(); len(regs) != 2 || len(regs[1].Models) != 2 {
 			t.Fatalf("changed node not re-registered: %+v", regs)
 		}
 		if got := r.d.dialed(); len(got) != 1 {
@@ -587,6 +592,368 @@ func TestPanickingBackendIsAnsweredNotFatal(t *testing.T) {
 		}
 		if st := r.e.Status(); st.State != StateOnline || st.InFlight != 0 {
 			t.Fatalf("after panics: %v inflight=%d", st.State, st.InFlight)
+		}
+	})
+}
+
+// Defect 1 (issue 11): jobs still running or queued when the grace period ends get
+// their terminal answer before the link closes.
+func TestDrainAnswersJobsCutByGrace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok(), func(o *Options) { o.Grace = 7 * time.Second })
+		r.be["gpu-1"].gate = make(chan struct{})
+		c := r.conn()
+		c.in <- inferReq("running", map[string]any{"model": "llama3:8b", "stream": true, "messages": rawJSON(`[]`)})
+		c.in <- inferReq("queued", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})
+		synctest.Wait()
+		start := time.Now()
+		if err := r.stop(); err != nil {
+			t.Fatal(err)
+		}
+		r.done <- nil
+		if took := time.Since(start); took != 7*time.Second {
+			t.Fatalf("shutdown took %v, want the 7s grace", took)
+		}
+		for _, id := range []string{"running", "queued"} {
+			ans := c.terminals(id)
+			if len(ans) != 1 {
+				t.Fatalf("%s: %d terminal answers, want 1", id, len(ans))
+			}
+			if e, ok := ans[0].(*protocol.InferenceError); !ok || !strings.Contains(e.Error, "grace period") {
+				t.Fatalf("%s answered %+v", id, ans[0])
+			}
+		}
+	})
+}
+
+// Defect 4 (issue 11): a dead link ends a drain at once (its jobs cannot deliver).
+func TestDrainEndsOnLinkLoss(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok(), nil)
+		r.be["gpu-1"].gate = make(chan struct{})
+		c := r.conn()
+		c.in <- inferReq("stuck", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})
+		synctest.Wait()
+		r.e.GoOffline()
+		synctest.Wait()
+		if st := r.e.Status(); st.State != StateDraining {
+			t.Fatalf("state = %v, want draining", st.State)
+		}
+		c.drop(errBoom)
+		synctest.Wait()
+		if st := r.e.Status(); st.State != StateOffline || st.InFlight != 0 {
+			t.Fatalf("after link loss while draining: %v inflight=%d, want offline at once", st.State, st.InFlight)
+		}
+	})
+}
+
+// Defect 4 (issue 11): Quit during a "go offline" drain waits Options.Grace, not the
+// rest of OfflineGrace.
+func TestQuitShortensOfflineDrain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok(), func(o *Options) { o.Grace = 7 * time.Second })
+		r.be["gpu-1"].gate = make(chan struct{})
+		c := r.conn()
+		c.in <- inferReq("stuck", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})
+		synctest.Wait()
+		r.e.GoOffline()
+		time.Sleep(time.Minute)
+		start := time.Now()
+		if err := r.stop(); err != nil {
+			t.Fatal(err)
+		}
+		r.done <- nil
+		if took := time.Since(start); took != 7*time.Second {
+			t.Fatalf("quit during an offline drain took %v, want the 7s grace", took)
+		}
+		if ans := c.terminals("stuck"); len(ans) != 1 {
+			t.Fatalf("stuck job: %d answers", len(ans))
+		}
+	})
+}
+
+// interviewResults returns the INTERVIEW_RESULTs sent on c.
+func interviewResults(c *fakeConn) []*protocol.InterviewResult {
+	sent, _, _, _ := c.snapshot()
+	var out []*protocol.InterviewResult
+	for _, m := range sent {
+		if m, ok := m.(*protocol.InterviewResult); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Defect 2 (issue 11): going offline lets a running interview finish and submits it
+// whole; none is started (or submitted) while draining, nor one cut by the grace.
+func TestInterviewAndDrain(t *testing.T) {
+	iv := func(id string) *protocol.InterviewRequest {
+		return &protocol.InterviewRequest{InterviewID: id, Model: "llama3:8b", TimeoutMs: 60000,
+			Prompts: []protocol.Prompt{{ID: "p1", Prompt: "2+2?"}, {ID: "p2", Prompt: "3+3?"}}}
+	}
+	t.Run("running interview finishes", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			r := startRig(t, newDialer().ok(), nil)
+			be := r.be["gpu-1"]
+			be.deltas = []backends.Delta{{Kind: backends.KindContent, Text: "4"}}
+			be.gate = make(chan struct{})
+			c := r.conn()
+			c.in <- iv("iv1")
+			synctest.Wait()
+			r.e.GoOffline()
+			synctest.Wait()
+			c.in <- iv("iv2") // arrives while draining: not started
+			synctest.Wait()
+			close(be.gate)
+			synctest.Wait()
+			res := interviewResults(c)
+			if len(res) != 1 || res[0].InterviewID != "iv1" {
+				t.Fatalf("interview results = %+v, want only iv1", res)
+			}
+			for _, p := range res[0].Results {
+				if p.Error != "" || p.Response != "4" {
+					t.Fatalf("prompt %s answered %+v", p.PromptID, p)
+				}
+			}
+			if n := be.callCount(); n != 2 {
+				t.Fatalf("backend calls = %d, want 2 (iv2 must not start)", n)
+			}
+			if st := r.e.Status(); st.State != StateOffline {
+				t.Fatalf("state = %v, want offline", st.State)
+			}
+		})
+	})
+	t.Run("cut by the grace: not submitted", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			r := startRig(t, newDialer().ok(), func(o *Options) { o.Grace = 7 * time.Second })
+			r.be["gpu-1"].gate = make(chan struct{})
+			c := r.conn()
+			c.in <- iv("iv1")
+			synctest.Wait()
+			if err := r.stop(); err != nil {
+				t.Fatal(err)
+			}
+			r.done <- nil
+			if res := interviewResults(c); len(res) != 0 {
+				t.Fatalf("an interview cut by shutdown was submitted: %+v", res[0])
+			}
+		})
+	})
+}
+
+// Defect 3 (issue 11): failed heartbeat POSTs (a load balancer's 502) end the session
+// only once none succeeded for heartbeatGrace; running jobs keep running meanwhile. An
+// answer saying the session itself is gone ends it at once.
+func TestHeartbeatFailuresTolerated(t *testing.T) {
+	t.Run("transient", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			r := startRig(t, newDialer().ok().ok(), nil)
+			r.be["gpu-1"].gate = make(chan struct{})
+			c := r.conn()
+			c.in <- inferReq("long", map[string]any{"model": "llama3:8b", "stream": true, "messages": rawJSON(`[]`)})
+			synctest.Wait()
+			c.failHeartbeats(fmt.Errorf("heartbeat: POST /stream/heartbeat: 502 Bad Gateway"))
+			time.Sleep(30*time.Second + time.Millisecond) // two failed heartbeats
+			synctest.Wait()
+			if st := r.e.Status(); st.State != StateOnline || len(r.d.dialed()) != 1 {
+				t.Fatalf("after 2 failed heartbeats: %v, dialled %v; want still online", st.State, r.d.dialed())
+			}
+			c.failHeartbeats(nil)
+			time.Sleep(15 * time.Second) // one success resets the count
+			synctest.Wait()
+			c.failHeartbeats(fmt.Errorf("heartbeat: POST /stream/heartbeat: 502 Bad Gateway"))
+			time.Sleep(30 * time.Second)
+			synctest.Wait()
+			if st := r.e.Status(); st.State != StateOnline {
+				t.Fatalf("30 s after the last good heartbeat: %v, want online", st.State)
+			}
+			r.be["gpu-1"].gate <- struct{}{}
+			synctest.Wait()
+			if _, ok := c.terminals("long")[0].(*protocol.InferenceResponse); !ok {
+				t.Fatalf("job answered %+v", c.terminals("long"))
+			}
+			time.Sleep(15 * time.Second) // 45 s without a good heartbeat: give up
+			synctest.Wait()
+			if st := r.e.Status(); st.State != StateReconnecting || !strings.Contains(st.LastError, "502") {
+				t.Fatalf("45 s without a heartbeat: %v %q, want reconnecting", st.State, st.LastError)
+			}
+		})
+	})
+	t.Run("session gone", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			r := startRig(t, newDialer().ok().ok(), nil)
+			c := r.conn()
+			c.failHeartbeats(fmt.Errorf("heartbeat: %w", transport.ErrSessionGone))
+			time.Sleep(15*time.Second + time.Millisecond)
+			synctest.Wait()
+			if st := r.e.Status(); st.State != StateReconnecting {
+				t.Fatalf("after the gateway forgot the session: %v, want reconnecting at once", st.State)
+			}
+		})
+	})
+}
+
+// Defect 7 (issue 11): time waiting in the queue does not count against the backend
+// timeout; the deadline starts when the job gets its slot.
+func TestQueueWaitDoesNotEatBackendTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok(), func(o *Options) { o.Threads = 1 })
+		be := r.be["gpu-1"]
+		be.gate = make(chan struct{})
+		c := r.conn()
+		c.in <- inferReq("first", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})
+		c.in <- inferReq("second", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})
+		synctest.Wait()
+		time.Sleep(100 * time.Second)
+		be.gate <- struct{}{} // first done after 100 s; second starts now
+		synctest.Wait()
+		time.Sleep(100 * time.Second) // second has run 100 s of its 120 s (200 s since it arrived)
+		select {
+		case be.gate <- struct{}{}:
+		case <-time.After(time.Second):
+			t.Fatalf("second job no longer running: %+v", c.terminals("second"))
+		}
+		synctest.Wait()
+		if _, ok := c.terminals("second")[0].(*protocol.InferenceResponse); !ok {
+			t.Fatalf("second answered %+v", c.terminals("second")[0])
+		}
+	})
+}
+
+// Defect 8 (issue 11): a GoOffline landing between Run's wantOnline check and storing
+// the session's cancel must keep the engine offline.
+func TestGoOfflineDuringWakeUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok(), func(o *Options) { o.StartOffline = true })
+		synctest.Wait()
+		var once sync.Once
+		r.e.hookServe = func() { once.Do(r.e.GoOffline) }
+		r.e.GoOnline()
+		synctest.Wait()
+		if st := r.e.Status(); st.State != StateOffline || len(r.d.dialed()) != 0 {
+			t.Fatalf("after GoOnline+GoOffline: %v, dialled %v; want offline, no dial", st.State, r.d.dialed())
+		}
+	})
+}
+
+// Defect 8 (issue 11): a poke during a live session (ReconnectNow, GoOnline) does not
+// skip the backoff after the link drops.
+func TestPokeDuringSessionKeepsBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok().ok(), nil)
+		c := r.conn()
+		r.e.ReconnectNow()
+		r.e.GoOnline()
+		c.drop(errBoom)
+		synctest.Wait()
+		if got := r.d.dialed(); len(got) != 1 {
+			t.Fatalf("reconnected after 0 s (dialled %v); want the 5 s floor", got)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if got := r.d.dialed(); len(got) != 2 {
+			t.Fatalf("dialled %v after the 5 s backoff", got)
+		}
+	})
+}
+
+// Defect 11 (issue 11): a node is re-registered (which brings an interview) only for a
+// real change of its model set that persists across two refreshes; the union is still
+// re-asserted at once.
+func TestModelChangeDebounced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok(), nil)
+		be := r.be["gpu-1"]
+		c := r.conn()
+		regsAt := func(when string, want int) {
+			t.Helper()
+			synctest.Wait()
+			if _, regs, _, _ := c.snapshot(); len(regs) != want {
+				t.Fatalf("%s: %d registrations, want %d", when, len(regs), want)
+			}
+		}
+		be.setModels("qwen3:4b", "llama3:8b") // a pull
+		time.Sleep(time.Minute + time.Millisecond)
+		regsAt("first refresh after a pull", 1)
+		if _, _, _, adv := c.snapshot(); strings.Join(adv[len(adv)-1], ",") != "llama3:8b,qwen3:4b" {
+			t.Fatalf("union not re-asserted at once: %v", adv)
+		}
+		time.Sleep(time.Minute)
+		regsAt("second refresh after a pull", 2)
+		be.setModels("llama3:8b", "qwen3:4b") // same set, other order
+		time.Sleep(2 * time.Minute)
+		regsAt("reordered list", 2)
+		be.setModels("llama3:8b") // JIT unload for one refresh…
+		time.Sleep(time.Minute)
+		be.setModels("qwen3:4b", "llama3:8b") // …and back
+		time.Sleep(2 * time.Minute)
+		regsAt("a flap", 2)
+	})
+}
+
+// slowModels answers its second and later Models calls only after the ctx ended and a
+// further second passed, and reports when it returned.
+type slowModels struct {
+	*fakeBackend
+	calls    atomic.Int32
+	returned atomic.Bool
+}
+
+func (b *slowModels) Models(ctx context.Context) ([]string, error) {
+	if b.calls.Add(1) == 1 {
+		return b.fakeBackend.Models(ctx)
+	}
+	<-ctx.Done()
+	time.Sleep(time.Second)
+	b.returned.Store(true)
+	return nil, ctx.Err()
+}
+
+// Defect 11 (issue 11): shutdown awaits a model refresh in progress.
+func TestShutdownAwaitsModelRefresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		be := &slowModels{fakeBackend: &fakeBackend{models: []string{"llama3:8b"}}}
+		r := startRig(t, newDialer().ok(), func(o *Options) {
+			o.NewBackend = func(config.Node) backends.Backend { return be }
+		})
+		r.conn()
+		time.Sleep(time.Minute + time.Millisecond) // the refresh is now waiting on the backend
+		synctest.Wait()
+		if err := r.stop(); err != nil {
+			t.Fatal(err)
+		}
+		r.done <- nil
+		if !be.returned.Load() {
+			t.Fatal("Run returned while a model refresh was still running")
+		}
+	})
+}
+
+// Defect 9 (issue 11): a retry_after beyond reason is clamped (to maxRetryAfter), and
+// "Reconnect now" inside the gateway's retry window is ignored (a reconnect then only
+// fails the interview again), while going offline still works.
+func TestRetryAfterClampedAndReconnectNowWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok().ok(), nil)
+		c := r.conn()
+		huge := uint64(1 << 40)
+		c.in <- &protocol.InterviewFailed{Reason: "recently_failed", RetryAfterSeconds: &huge}
+		synctest.Wait()
+		c.drop(nil)
+		synctest.Wait()
+		st := r.e.Status()
+		if w := time.Until(st.RetryAt); st.State != StateInterviewFailed || w != maxRetryAfter {
+			t.Fatalf("status %v, retry in %v; want interview-failed, retry in %v", st.State, w, maxRetryAfter)
+		}
+		r.e.ReconnectNow()
+		synctest.Wait()
+		if got := r.d.dialed(); len(got) != 1 {
+			t.Fatalf("Reconnect now inside the retry window dialled: %v", got)
+		}
+		time.Sleep(maxRetryAfter)
+		synctest.Wait()
+		if got := r.d.dialed(); len(got) != 2 {
+			t.Fatalf("dialled %v after the retry window", got)
 		}
 	})
 }

@@ -23,6 +23,7 @@ type fakeConn struct {
 	sent       []protocol.Message
 	regs       []protocol.RegisterNode
 	heartbeats int
+	hbErr      error // when set, Heartbeat fails with it
 	adverts    [][]string
 	wallet     string
 	closed     bool
@@ -65,8 +66,17 @@ func (c *fakeConn) Heartbeat(context.Context) error {
 	if c.closed {
 		return transport.ErrClosed
 	}
+	if c.hbErr != nil {
+		return c.hbErr
+	}
 	c.heartbeats++
 	return nil
+}
+
+func (c *fakeConn) failHeartbeats(err error) {
+	c.mu.Lock()
+	c.hbErr = err
+	c.mu.Unlock()
 }
 
 func (c *fakeConn) AdvertiseModels(_ context.Context, m []string) error {

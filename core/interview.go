@@ -16,8 +16,15 @@ import (
 // startInterview runs a quality interview off the loops (L9). Interviews take no -n
 // permit (§8.3), run their prompts in order, uncapped (L8), and measure a real TTFT from
 // the stream (the original sent total/2, G10).
+// While draining none starts: a partial or failed INTERVIEW_RESULT would grade the node
+// failed and bring a cooldown. One already running finishes (its timeout bounds it) and
+// is submitted whole; one cut by the end of the grace period is not submitted.
 func (s *session) startInterview(m *protocol.InterviewRequest) {
 	n := s.interviewNode(m)
+	if s.draining.Load() {
+		s.log.Info("interview not started: going offline", "tag", "interview", "node", n.cfg.Alias, "interview_id", m.InterviewID)
+		return
+	}
 	s.log.Info("interview started", "tag", "interview", "node", n.cfg.Alias, "model", m.Model, "prompts", len(m.Prompts), "interview_id", m.InterviewID)
 	rep := newPending(KindInterview)
 	rep.setNode(n, m.Model)
@@ -30,7 +37,7 @@ func (s *session) startInterview(m *protocol.InterviewRequest) {
 				s.e.observe(rep, errInterviewCrashed, errInterviewCrashed.Error()) // no-op when reported already
 			}
 		}()
-		ctx := s.linkCtx
+		ctx := s.jobsCtx
 		if m.TimeoutMs > 0 { // the gateway stops waiting then; so do we (G10)
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, time.Duration(m.TimeoutMs)*time.Millisecond)
@@ -46,6 +53,11 @@ func (s *session) startInterview(m *protocol.InterviewRequest) {
 				s.log.Info("interview prompt answered", "tag", "interview", "node", n.cfg.Alias, "prompt", p.ID,
 					"ttft_ms", r.TTFTMs, "total_ms", r.TotalMs, "tokens", r.TokensGenerated)
 			}
+		}
+		if s.jobsCtx.Err() != nil {
+			s.log.Warn("interview cut short by shutdown; not submitted", "tag", "interview", "node", n.cfg.Alias, "interview_id", m.InterviewID)
+			s.e.observe(rep, context.Canceled, "cut short by shutdown; not submitted")
+			return
 		}
 		s.send(res)
 		reason, err := interviewOutcome(ctx, s.linkCtx, res, rep)
@@ -80,10 +92,6 @@ func interviewOutcome(ctx, linkCtx context.Context, res *protocol.InterviewResul
 
 func (s *session) interviewPrompt(ctx context.Context, n *node, model string, p protocol.Prompt) protocol.PromptResult {
 	out := protocol.PromptResult{PromptID: p.ID}
-	if s.draining.Load() {
-		out.Error = errDraining.Error()
-		return out
-	}
 	msgs, _ := json.Marshal([]map[string]string{{"role": "user", "content": p.Prompt}})
 	ctx, cancel := context.WithTimeout(ctx, chatTimeout)
 	defer cancel()
@@ -190,7 +198,10 @@ func (s *session) interviewFailed(m *protocol.InterviewFailed) {
 	}
 	var retry time.Duration
 	if m.RetryAfterSeconds != nil {
-		retry = time.Duration(*m.RetryAfterSeconds) * time.Second
+		retry = maxRetryAfter // a larger value is a gateway bug (or would overflow)
+		if secs := *m.RetryAfterSeconds; secs < uint64(maxRetryAfter/time.Second) {
+			retry = time.Duration(secs) * time.Second
+		}
 		fmt.Fprintf(&b, "; the gateway allows a retry in %s", retry.Round(time.Second))
 	}
 	note := b.String()

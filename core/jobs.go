@@ -21,6 +21,7 @@ var (
 	errBusy     = errors.New("operator busy")
 	errDraining = errors.New("operator is going offline; send this request to another node")
 	errCanceled = errors.New("cancelled by the gateway")
+	errShutdown = errors.New("operator shut down before the job finished (grace period over); retry on another node")
 )
 
 func (s *session) wireError(err error, timeout time.Duration) string {
@@ -32,6 +33,8 @@ func (s *session) wireError(err error, timeout time.Duration) string {
 		return fmt.Sprintf("backend did not finish within %s", timeout)
 	case s.linkCtx.Err() != nil:
 		return "gateway link lost mid-job"
+	case s.jobsCtx.Err() != nil:
+		return errShutdown.Error()
 	}
 	return strings.ReplaceAll(err.Error(), "\n", " ")
 }
@@ -105,8 +108,10 @@ type job struct {
 	answered atomic.Bool // the terminal answer went out (see answer)
 }
 
+// newJob registers a job. Its timeout starts only when it gets its slot (hold): time
+// spent in the queue is not the backend's.
 func (s *session) newJob(id string, rep *pending, n *node, timeout time.Duration) *job {
-	ctx, cancel := context.WithTimeout(s.linkCtx, timeout)
+	ctx, cancel := context.WithCancel(s.jobsCtx)
 	s.mu.Lock()
 	s.cancels[id] = cancel
 	s.mu.Unlock()
@@ -247,6 +252,11 @@ func (j *job) hold(work func() error) error {
 		return err
 	}
 	defer release()
+	// The backend deadline starts now. j.ctx is replaced on the job's own goroutine;
+	// the new cancel runs in done with the old one (which CANCEL_REQUEST still uses).
+	ctx, stop := context.WithTimeout(j.ctx, j.timeout)
+	cancel := j.cancel
+	j.ctx, j.cancel = ctx, func() { stop(); cancel() }
 	e.updateNode(n.idx, func(ns *NodeStatus) { ns.InFlight++ })
 	defer e.updateNode(n.idx, func(ns *NodeStatus) { ns.InFlight-- })
 	return work()
@@ -291,7 +301,7 @@ func (j *job) finishInference(num uint64, res *backends.ChatResult, err error) {
 	j.account(usage, err) // before the answer, so a status read after it includes this job
 	took := time.Since(j.start).Round(time.Millisecond)
 	if err != nil {
-		if j.ctx.Err() == context.Canceled && j.s.linkCtx.Err() == nil {
+		if j.ctx.Err() == context.Canceled && j.s.jobsCtx.Err() == nil {
 			err = errCanceled
 		}
 		text := s.wireError(err, j.timeout)

@@ -326,7 +326,13 @@ func TestRelayRetryAfterAndReconnect(t *testing.T) {
 		if !strings.Contains(st.LastError, "ollama pull llama3:8b") {
 			t.Errorf("last error %q", st.LastError)
 		}
-		r.eng.ReconnectNow()
+		// Reconnect now is held inside the retry window (TestRetryAfterClampedAndReconnectNowWaits);
+		// the operator can still take the node offline and back online.
+		r.eng.GoOffline()
+		if err := waitStatus(ctx, r.eng, func(st core.Status) bool { return st.State == core.StateOffline }); err != nil {
+			t.Fatal(err)
+		}
+		r.eng.GoOnline()
 		if err := r.gw.WaitSessions(ctx, 3); err != nil {
 			t.Fatal(err)
 		}

@@ -31,7 +31,9 @@ type session struct {
 	conn transport.Conn
 	log  *slog.Logger
 
-	linkCtx  context.Context // cancelled when the link is gone; parent of every job
+	linkCtx  context.Context    // cancelled when the link is gone
+	jobsCtx  context.Context    // child of linkCtx, parent of every job and interview
+	abandon  context.CancelFunc // cancels jobsCtx when the drain's grace period is over
 	draining atomic.Bool
 	jobs     sync.WaitGroup
 
@@ -41,15 +43,19 @@ type session struct {
 	retryAfter time.Duration                 // guarded by mu
 	note       string                        // guarded by mu
 	warned     map[string]bool               // guarded by mu: unknown types already logged
+	registered map[int][]string              // guarded by mu: node index → models last registered (sorted)
+	pending    map[int][]string              // guarded by mu: node index → changed models seen once (sorted)
 
 	discovering atomic.Bool
+	refresh     sync.WaitGroup // the model refresh keepalive started; runSession awaits it
 }
 
 // runSession is one connection attempt: dial (SSE, falling back to WS on a handshake
 // failure, §2.1/G9), register, serve until the link ends or ctx ends. When ctx ends it
 // drains: no new jobs, running ones finish (up to the grace period) and their results
-// are delivered before the link closes.
-func (e *Engine) runSession(ctx context.Context) (res sessionResult) {
+// are delivered before the link closes. quit is Run's context (ctx's parent): when it
+// ends during a longer "go offline" drain, the drain is cut to Options.Grace.
+func (e *Engine) runSession(ctx, quit context.Context) (res sessionResult) {
 	e.setState(StateConnecting, "", time.Time{})
 	kind := transportOf(e.cfg)
 	to := transport.Options{ServerURL: e.cfg.ServerURL, ClientID: e.cfg.ClientID, Secret: e.opts.Secret, Logger: e.log}
@@ -71,8 +77,10 @@ func (e *Engine) runSession(ctx context.Context) (res sessionResult) {
 	e.log.Info("authenticated with the gateway", "transport", kind)
 
 	linkCtx, cancelLink := context.WithCancel(context.WithoutCancel(ctx))
+	jobsCtx, abandon := context.WithCancel(linkCtx)
+	defer abandon()
 	s := &session{
-		e: e, conn: conn, log: e.log.With("transport", kind), linkCtx: linkCtx,
+		e: e, conn: conn, log: e.log.With("transport", kind), linkCtx: linkCtx, jobsCtx: jobsCtx, abandon: abandon,
 		cancels: map[string]context.CancelFunc{}, serverIDs: map[string]int{}, warned: map[string]bool{},
 	}
 	var onlineAt atomic.Int64
@@ -88,11 +96,12 @@ func (e *Engine) runSession(ctx context.Context) (res sessionResult) {
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
-		s.drain()
+		s.drain(quit, errc)
 	}
 	cancelLink()
 	conn.Close()
 	loops.Wait()
+	s.refresh.Wait() // it ends with linkCtx
 	s.jobs.Wait()
 	if t := onlineAt.Load(); t != 0 {
 		res.onlineFor = time.Since(time.Unix(0, t))
@@ -106,8 +115,12 @@ func (e *Engine) runSession(ctx context.Context) (res sessionResult) {
 	return res
 }
 
-// drain stops taking jobs and waits for running ones, up to the grace period.
-func (s *session) drain() {
+// drain stops taking jobs and waits for running ones, up to the grace period. Jobs
+// still running then are cancelled and answered with errShutdown; their answers (and
+// everything else queued) get at most flushTimeout to go out before the link closes.
+// It keeps watching the link (errc): once the link is dead nothing can be delivered, so
+// the drain ends at once. quit ending cuts a longer grace to Options.Grace from then.
+func (s *session) drain(quit context.Context, errc <-chan error) {
 	s.draining.Store(true)
 	grace := s.e.opts.Grace
 	if !s.e.wantOnline.Load() {
@@ -117,18 +130,62 @@ func (s *session) drain() {
 	s.log.Info("draining: no new jobs; waiting for running jobs", "grace", grace)
 	done := make(chan struct{})
 	go func() { s.jobs.Wait(); close(done) }()
-	ctx, cancel := context.WithTimeout(s.linkCtx, grace)
+	deadline := time.Now().Add(grace)
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	quitc := quit.Done()
+	if grace <= s.e.opts.Grace {
+		quitc = nil
+	}
+	for waiting := true; waiting; {
+		select {
+		case <-done:
+			s.flush("drained: all running jobs answered")
+			return
+		case err := <-errc:
+			s.log.Warn("gateway link lost while draining; running jobs cannot be answered", "err", err, "jobs_lost", s.running())
+			return
+		case <-quitc:
+			quitc = nil
+			if d := time.Now().Add(s.e.opts.Grace); d.Before(deadline) {
+				deadline = d
+				t.Reset(s.e.opts.Grace)
+				s.log.Info("stopping: the drain now ends within the shutdown grace", "grace", s.e.opts.Grace)
+			}
+		case <-t.C:
+			waiting = false
+		}
+	}
+	s.log.Warn("grace period over; cancelling running jobs and sending their errors", "grace", grace, "jobs", s.running())
+	s.abandon()
+	s.flush("drained: every job answered")
+}
+
+// running counts the jobs (not interviews) admitted and not finished.
+func (s *session) running() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.cancels)
+}
+
+// flush waits (at most flushTimeout) for every job to queue its answer and for the
+// transport to send everything queued.
+func (s *session) flush(okMsg string) {
+	ctx, cancel := context.WithTimeout(s.linkCtx, flushTimeout)
 	defer cancel()
+	done := make(chan struct{})
+	go func() { s.jobs.Wait(); close(done) }()
 	select {
 	case <-done:
-		if err := s.conn.Flush(ctx); err != nil {
-			s.log.Warn("link closed before every answer was sent", "err", err)
-			return
-		}
-		s.log.Info("drained: all running jobs answered")
 	case <-ctx.Done():
-		s.log.Warn("grace period over; abandoning running jobs", "grace", grace)
+		s.log.Warn("jobs did not stop in time; their answers are lost", "waited", flushTimeout)
+		return
 	}
+	if err := s.conn.Flush(ctx); err != nil {
+		s.log.Warn("link closed before every answer was sent", "err", err)
+		return
+	}
+	s.log.Info(okMsg)
 }
 
 // keepalive registers the nodes, then heartbeats on a real ticker (L10), re-discovering
@@ -152,6 +209,7 @@ func (s *session) keepalive(ctx context.Context, online func()) error {
 
 	t := time.NewTicker(heartbeatEvery)
 	defer t.Stop()
+	lastOK := time.Now()
 	for tick := 1; ; tick++ {
 		select {
 		case <-ctx.Done():
@@ -159,14 +217,26 @@ func (s *session) keepalive(ctx context.Context, online func()) error {
 		case <-t.C:
 		}
 		if err := s.conn.Heartbeat(ctx); err != nil {
-			return err
+			// One failed POST (a load balancer's 502) must not throw away every running
+			// job: the gateway evicts only after 60 s. A link or session that is gone
+			// ends the session at once.
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, transport.ErrClosed) || errors.Is(err, transport.ErrSessionGone) ||
+				errors.Is(err, transport.ErrAuthRejected) || time.Since(lastOK) >= heartbeatGrace {
+				return err
+			}
+			s.log.Warn("heartbeat failed; retrying on the next tick", "err", err, "last_ok_ago", time.Since(lastOK).Round(time.Second))
+			continue
 		}
+		lastOK = time.Now()
 		if tick%modelsEvery == 0 && s.discovering.CompareAndSwap(false, true) {
 			check := (tick/modelsEvery)%checkEvery == 0
-			go func() {
+			s.refresh.Go(func() {
 				defer s.discovering.Store(false)
 				s.registerAll(ctx, false, check)
-			}()
+			})
 		}
 	}
 }
@@ -218,9 +288,9 @@ func (s *session) registerAll(ctx context.Context, first, check bool) {
 }
 
 // applyNode records one node's discovery (and check, when checked) results, registers the node when
-// this is the session's first registration or its models changed, and returns the
-// models it advertises. A failed discovery keeps the models known before (none on a
-// session's first registration).
+// this is the session's first registration or its model set really changed (see
+// reregister), and returns the models it advertises. A failed discovery keeps the
+// models known before (none on a session's first registration).
 func (s *session) applyNode(ctx context.Context, i int, models []string, err error, problems []NodeProblem, first, checked bool) []string {
 	e, n := s.e, s.e.nodes[i]
 	if err != nil {
@@ -237,7 +307,6 @@ func (s *session) applyNode(ctx context.Context, i int, models []string, err err
 		s.clearWarned("discover:" + n.cfg.Alias)
 	}
 	models = slices.Compact(slices.Sorted(slices.Values(models)))
-	changed := !slices.Equal(models, n.modelList())
 	n.models.Store(&models)
 	if err == nil {
 		e.updateNode(i, func(ns *NodeStatus) { ns.BackendOK, ns.BackendError, ns.Models = true, "", models })
@@ -249,7 +318,7 @@ func (s *session) applyNode(ctx context.Context, i int, models []string, err err
 		s.reportProblems(i, problems)
 	}
 	adv := advertised(n)
-	if first || changed {
+	if first || s.reregister(i, adv) {
 		reg := protocol.RegisterNode{
 			Alias: n.cfg.Alias, Models: adv, Capacity: n.cfg.Capacity, Region: n.cfg.Region,
 			PricePerThousandTokens: n.cfg.Price(), InterviewModel: n.cfg.InterviewModel, APIMode: n.cfg.APIMode,
@@ -257,10 +326,41 @@ func (s *session) applyNode(ctx context.Context, i int, models []string, err err
 		if err := s.conn.Register(ctx, reg); err != nil {
 			s.log.Warn("node registration failed", "tag", "node", "node", n.cfg.Alias, "err", err)
 		} else {
+			s.mu.Lock()
+			if s.registered == nil {
+				s.registered = map[int][]string{}
+			}
+			s.registered[i] = slices.Sorted(slices.Values(adv))
+			s.mu.Unlock()
 			s.log.Info("node registered", "tag", "node", "node", n.cfg.Alias, "models", len(adv), "capacity", n.cfg.Capacity, "region", n.cfg.Region)
 		}
 	}
 	return adv
+}
+
+// reregister reports whether a refresh should re-register node i, which makes the
+// gateway interview it again: only when its model set (order aside) differs from the
+// one registered and the same new set was already seen on the previous refresh. A
+// model that LM Studio loads just in time, or a list that flaps for one refresh, does
+// not bring an interview; the union re-assertion still carries it at once.
+func (s *session) reregister(i int, adv []string) bool {
+	set := slices.Compact(slices.Sorted(slices.Values(adv)))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending == nil {
+		s.pending = map[int][]string{}
+	}
+	if slices.Equal(set, s.registered[i]) {
+		delete(s.pending, i)
+		return false
+	}
+	if slices.Equal(set, s.pending[i]) {
+		delete(s.pending, i)
+		return true
+	}
+	s.pending[i] = set
+	s.log.Debug("node's models changed; re-registering if the change persists", "tag", "node", "node", s.e.nodes[i].cfg.Alias, "models", set)
+	return false
 }
 
 // reportProblems shows a node's check findings in its status and logs those not

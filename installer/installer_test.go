@@ -252,9 +252,20 @@ type kardianosLaunchdData struct {
 	StandardErrorPath    string
 }
 
-func renderPlist(t *testing.T, o Options, logDir string) string {
+// The log paths come from the config the code builds, the way kardianos derives them
+// (service_darwin.go, logDir): Option "LogDirectory", else /var/log for a daemon, else
+// the home folder for an agent.
+func renderPlist(t *testing.T, o Options) string {
 	t.Helper()
 	c := kardianosConfig(&o, "darwin")
+	logDir, _ := c.Option["LogDirectory"].(string)
+	switch {
+	case logDir != "":
+	case c.Option["UserService"] == true:
+		logDir = o.Home
+	default:
+		logDir = "/var/log"
+	}
 	tmpl := c.Option["LaunchdConfig"].(string)
 	funcs := template.FuncMap{"bool": func(v bool) string { return map[bool]string{true: "true", false: "false"}[v] }}
 	var b strings.Builder
@@ -271,14 +282,14 @@ func renderPlist(t *testing.T, o Options, logDir string) string {
 
 func TestLaunchdPlist(t *testing.T) {
 	o := testOptions(false, "")
-	golden(t, "pin-clientd.daemon.plist", renderPlist(t, o, "/var/log"))
+	golden(t, "pin-clientd.daemon.plist", renderPlist(t, o))
 	u := testOptions(true, "/Users/op")
 	u.Env = nil
 	c := kardianosConfig(&u, "darwin")
 	if c.Option["UserService"] != true || c.Option["LogDirectory"] != "/Users/op/Library/Logs" {
 		t.Errorf("agent options %v", c.Option)
 	}
-	golden(t, "pin-clientd.agent.plist", renderPlist(t, u, "/Users/op/Library/Logs"))
+	golden(t, "pin-clientd.agent.plist", renderPlist(t, u))
 }
 
 func TestWindowsConfig(t *testing.T) {

@@ -79,7 +79,11 @@ func Menu(s core.Status, env MenuEnv, now time.Time) []MenuItem {
 	items = append(items, toggle)
 	switch s.State {
 	case core.StateReconnecting, core.StateAuthRejected, core.StateInterviewFailed:
-		items = append(items, MenuItem{Item: ItemReconnect, Label: "Reconnect now", Enabled: true})
+		// Not offered inside the gateway's retry window after a failed interview: the
+		// engine ignores it there (a reconnect would only fail again).
+		if s.State != core.StateInterviewFailed || !now.Before(s.RetryAt) {
+			items = append(items, MenuItem{Item: ItemReconnect, Label: "Reconnect now", Enabled: true})
+		}
 	}
 	dash := "Open dashboard"
 	if !env.Configured {

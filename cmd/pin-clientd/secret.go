@@ -26,10 +26,15 @@ func init() {
 // system units). Empty in production; tests point it at a temp folder.
 var systemRoot string
 
+// secretKeyring is the keyring the commands use; nil (production): the OS keyring.
+// Tests set a fake to fail in ways go-keyring's mock cannot (a read-back that differs).
+var secretKeyring secret.Keyring
+
 // newSecretStore is the store the secret and service commands use: the OS keyring, the
 // command's environment, the service secret file under systemRoot.
 func newSecretStore(io cmdIO, log *slog.Logger) *secret.Store {
 	return &secret.Store{
+		Keyring:   secretKeyring,
 		Getenv:    io.Env,
 		SystemDir: filepath.Join(systemRoot, secret.SystemDir(io.Env)),
 		Log:       log,

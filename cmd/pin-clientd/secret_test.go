@@ -147,7 +147,7 @@ func TestSecretSetNeverLeaks(t *testing.T) {
 		}
 		f.assertNoSecret(t)
 	})
-	t.Run("read-back failure", func(t *testing.T) {
+	t.Run("data too big", func(t *testing.T) {
 		f, cfg := secretEnv(t)
 		f.stdin = strings.NewReader(testSecret)
 		keyring.MockInitWithError(keyring.ErrSetDataTooBig)
@@ -157,7 +157,37 @@ func TestSecretSetNeverLeaks(t *testing.T) {
 		}
 		f.assertNoSecret(t, err)
 	})
+	// The keyring takes the secret but gives back something else (a locked or read-only
+	// keyring): set fails at the read-back and says so.
+	t.Run("read-back failure", func(t *testing.T) {
+		f, cfg := secretEnv(t)
+		f.stdin = strings.NewReader(testSecret)
+		kr := &readBackKeyring{got: "pin_sk_something_else"}
+		secretKeyring = kr
+		t.Cleanup(func() { secretKeyring = nil })
+		err := runSecret(context.Background(), []string{"set", "-c", cfg}, f.io())
+		if err == nil || !strings.Contains(err.Error(), "verify keyring entry") {
+			t.Fatalf("err = %v, want the read-back to fail", err)
+		}
+		if kr.sets != 1 || kr.gets != 1 {
+			t.Fatalf("keyring calls: %d sets, %d gets; want one of each", kr.sets, kr.gets)
+		}
+		f.assertNoSecret(t, err)
+	})
 }
+
+// readBackKeyring stores nothing: Set succeeds, Get returns got.
+type readBackKeyring struct {
+	got        string
+	sets, gets int
+}
+
+func (k *readBackKeyring) Set(_, _, _ string) error { k.sets++; return nil }
+func (k *readBackKeyring) Get(_, _ string) (string, error) {
+	k.gets++
+	return k.got, nil
+}
+func (k *readBackKeyring) Delete(_, _ string) error { return keyring.ErrNotFound }
 
 func TestSecretSetInputs(t *testing.T) {
 	f, cfg := secretEnv(t)

@@ -236,10 +236,25 @@ func (c *sseConn) post(ctx context.Context, path string, body []byte, h http.Hea
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		if sessionGone(resp.StatusCode, b) {
+			return fmt.Errorf("POST %s: %w (%s)", path, ErrSessionGone, statusExcerpt(resp, b))
+		}
 		return fmt.Errorf("POST %s: %s", path, statusExcerpt(resp, b))
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return nil
+}
+
+// sessionGone reports whether a session POST's answer says the gateway no longer knows
+// the session: 401/403/410, or a 404 that names the stream token.
+func sessionGone(status int, body []byte) bool {
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusGone:
+		return true
+	case http.StatusNotFound:
+		return strings.Contains(strings.ToLower(string(body)), "token")
+	}
+	return false
 }
 
 // readLoop parses the downlink until it ends. Frames are split at "\n\n" on bytes, so

@@ -70,6 +70,9 @@ var (
 	ErrUnsupported = errors.New("not supported on this transport")
 	// ErrAuthRejected: the gateway refused the credentials. Retrying at once is pointless.
 	ErrAuthRejected = errors.New("credentials rejected by the gateway")
+	// ErrSessionGone: the gateway no longer knows this session (an unknown or expired
+	// stream token, 401/403 on a session POST); only a new connection helps.
+	ErrSessionGone = errors.New("the gateway no longer knows this session")
 )
 
 // RejectedError is an ERROR message from the gateway (fatal for the session).

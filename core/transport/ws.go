@@ -114,7 +114,9 @@ func wsAuth(ws *websocket.Conn, o Options) ([]protocol.Message, error) {
 		case *protocol.AuthSuccess:
 			return pending, nil
 		case *protocol.Error:
-			return nil, fmt.Errorf("%w: %s", ErrAuthRejected, m.Message)
+			// Bad credentials only when the ERROR says so (RejectedError.Is), as on SSE
+			// where only 401/403 are; anything else reconnects on the normal backoff.
+			return nil, &RejectedError{Message: m.Message}
 		case *protocol.Ping:
 			pong, _ := protocol.Encode(&protocol.Pong{})
 			ws.SetWriteDeadline(deadline)

@@ -161,6 +161,7 @@ func TestReloadWithBadConfigKeepsEngine(t *testing.T) {
 	if _, err := f.gw.WaitNodes(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
+	waitState(t, h, func(s core.Status) bool { return s.State == core.StateOnline })
 	if err := os.WriteFile(f.cfg, []byte(`{"clientId": "op_x", "nodes": [{"alias": "a"}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}

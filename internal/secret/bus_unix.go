@@ -5,7 +5,11 @@ package secret
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 )
+
+// runUserDir is where godbus looks for the session bus socket; tests replace it.
+var runUserDir = func() string { return fmt.Sprintf("/run/user/%d", os.Getuid()) }
 
 // sessionBus reports whether a D-Bus session bus is there to reach the Secret Service
 // on, looking where godbus looks, but without its last resort: with no address godbus
@@ -15,9 +19,9 @@ func sessionBus(getenv func(string) string) bool {
 	if a := getenv("DBUS_SESSION_BUS_ADDRESS"); a != "" && a != "autolaunch:" {
 		return true
 	}
-	dir := fmt.Sprintf("/run/user/%d/", os.Getuid())
+	dir := runUserDir()
 	for _, name := range []string{"bus", "dbus-session"} {
-		if _, err := os.Stat(dir + name); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
 			return true
 		}
 	}

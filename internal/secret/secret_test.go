@@ -270,29 +270,6 @@ func TestKeyringTimeout(t *testing.T) {
 	})
 }
 
-// TestNoSessionBus: without a session bus the OS keyring is not tried at all (godbus
-// would run dbus-launch and leave a dbus-daemon behind), and Save falls back to a file.
-func TestNoSessionBus(t *testing.T) {
-	s, _ := newStore(t, nil)
-	s.Getenv = func(string) string { return "" }
-	want := FromFile
-	if runtime.GOOS != "linux" || sessionBus(s.Getenv) { // a desktop session: the mock answers
-		want = FromKeyring
-	}
-	src, err := s.Save(client, protocol.NewSecret(value))
-	if err != nil || src.Kind != want {
-		t.Fatalf("Save = %v, %v; want %s", src, err, want)
-	}
-	if runtime.GOOS == "linux" && !sessionBus(func(k string) string { return map[string]string{"DBUS_SESSION_BUS_ADDRESS": "unix:path=/x"}[k] }) {
-		t.Error("an explicit bus address was not trusted")
-	}
-	if runtime.GOOS == "linux" && want == FromFile {
-		if _, err := keyring.Get(KeyringService, client); !errors.Is(err, keyring.ErrNotFound) {
-			t.Error("the keyring was used without a session bus")
-		}
-	}
-}
-
 func TestNotFound(t *testing.T) {
 	s, _ := newStore(t, nil)
 	_, src, err := s.Lookup(Query{ClientID: client})
