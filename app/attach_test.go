@@ -146,6 +146,7 @@ func TestRemoteGoneStartsOwnEngine(t *testing.T) {
 		t.Error("installing the service is offered while pin-clientd runs in a terminal")
 	}
 
+	h.now = h.now.Add(time.Minute)
 	d.goAway() // Ctrl-C in the terminal
 	h.until("own engine online", func() bool { return h.u.eng != nil && h.u.last.State == core.StateOnline })
 	if h.u.remote != nil || h.engineCount() != 1 {
@@ -302,6 +303,7 @@ func TestRemoveServiceTakesOver(t *testing.T) {
 	if h.inst.removals.Load() != 0 {
 		t.Fatal("removed without confirmation")
 	}
+	h.now = h.now.Add(time.Minute)
 	h.u.doRemove()
 	h.until("own engine online", func() bool { return h.u.eng != nil && h.u.last.State == core.StateOnline })
 	if h.engineCount() != 1 || h.u.remote != nil {
@@ -421,5 +423,29 @@ func TestDashboardLayoutAfterAttach(t *testing.T) {
 	bottom := d.nodesBox.Position().Y + card.Position().Y + card.MinSize().Height
 	if got := d.totals.Position().Y; got < bottom {
 		t.Errorf("totals at y=%v, over the card that ends at y=%v", got, bottom)
+	}
+}
+
+// TestRemoteFlappingIsNotHammered: an engine that goes away right after the app attached
+// (its watch stream fails at once) is looked for again only after a pause.
+func TestRemoteFlappingIsNotHammered(t *testing.T) {
+	h := newConfigured(t, false)
+	svc := newService(t, h)
+	h.setRemote(svc)
+	h.u.start(true)
+	h.until("attached", func() bool { return h.u.remote != nil })
+	svc.goAway()
+	h.until("gone", func() bool { return h.u.remote == nil })
+	if h.u.eng != nil || h.u.starting || h.attachCount() != 1 {
+		t.Fatalf("looked again at once: own %v starting %v attaches %d", h.u.eng, h.u.starting, h.attachCount())
+	}
+	tm := h.timers[len(h.timers)-1]
+	if tm.d != flapDelay {
+		t.Fatalf("next look after %v, want %v", tm.d, flapDelay)
+	}
+	tm.f()
+	h.until("own engine", func() bool { return h.u.eng != nil })
+	if h.attachCount() != 2 {
+		t.Errorf("%d looks", h.attachCount())
 	}
 }

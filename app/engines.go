@@ -19,7 +19,12 @@ const (
 	attachTimeout = 3 * time.Second  // one look for a running engine (local sockets)
 	handoffWait   = 15 * time.Second // a freshly started service's control API answers
 	handoffPoll   = 250 * time.Millisecond
-	heldRetry     = time.Second     // the lock holder may be exiting: try once more after this
+	heldRetry     = time.Second // the lock holder may be exiting: try once more after this
+	// An engine that goes away within flapWindow of attaching (it answers /info but its
+	// watch stream fails: a version mismatch, a crash loop) is looked for again only
+	// after flapDelay, so the app does not hammer its socket.
+	flapWindow    = 5 * time.Second
+	flapDelay     = 5 * time.Second
 	reloadTimeout = 5 * time.Minute // an attached engine drains, then reconnects
 )
 
@@ -35,6 +40,7 @@ type attached struct {
 	r      Remote
 	info   EngineInfo
 	cancel context.CancelFunc // ends the subscription; the engine keeps running
+	since  time.Time          // when the app attached (Options.Now)
 }
 
 // found is the result of looking for a running engine.
@@ -148,7 +154,7 @@ func (u *UI) lookForEngine(cfg *config.Config) *found {
 // attach shows and drives the engine f until it goes away. UI thread.
 func (u *UI) attach(f *found) {
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &attached{r: f.r, info: f.info, cancel: cancel}
+	a := &attached{r: f.r, info: f.info, cancel: cancel, since: u.opts.Now()}
 	u.remote = a
 	u.heldRetried = false
 	if f.info.Kind == present.KindService && f.info.Scope != "system" {
@@ -183,6 +189,17 @@ func (u *UI) remoteGone(a *attached) {
 	u.log.Info("the engine shown went away", "kind", a.info.Kind, "pid", a.info.PID)
 	u.apply(u.idle(""))
 	if u.quitting || u.switching != "" {
+		return
+	}
+	if u.opts.Now().Sub(a.since) < flapWindow {
+		u.log.Warn("the engine went away right after the app attached; looking again in a moment", "after", flapDelay)
+		u.after(flapDelay, func() {
+			u.do(func() {
+				if u.eng == nil && u.remote == nil && !u.quitting && u.switching == "" {
+					u.find(u.fa.Preferences().Bool(prefWantOnline), true)
+				}
+			})
+		})
 		return
 	}
 	u.find(u.fa.Preferences().Bool(prefWantOnline), true)
