@@ -1,6 +1,8 @@
 // Command pin-client is the PIN Client desktop app: a window for setup and the
 // dashboard, and a system-tray toggle that takes the operator's nodes online or offline.
-// The relay engine runs inside this process (package core), driven by package app.
+// When the background service (or pin-clientd in a terminal) already serves the
+// operator, the app attaches to it over the local control API and drives it; otherwise
+// the relay engine runs inside this process. Package app does both.
 //
 // This main package sits at the module root, not under cmd/, on purpose: the fyne tool
 // (`fyne package`, `fyne build`) reads FyneApp.toml from the main package's folder, and
@@ -39,7 +41,8 @@ func main() {
 }
 
 // run parses the flags and runs the app until it quits. Fyne owns the main thread and
-// turns SIGINT/SIGTERM into a quit; app.UI.Run returns only after the engine drained.
+// turns SIGINT/SIGTERM into a quit; app.UI.Run returns only after the app's own engine
+// drained (an engine it attached to keeps running).
 func run(args []string) error {
 	fs := flag.NewFlagSet("pin-client", flag.ContinueOnError)
 	background := fs.Bool("background", false, "start hidden in the system tray (Start at login uses this)")

@@ -11,8 +11,8 @@ import (
 	"github.com/pin-client/pin-client/internal/config"
 )
 
-// Engine is a relay engine the app runs in-process: the controller it drives plus the
-// lifetime. Run blocks until ctx ends and drains running jobs before it returns.
+// Engine is the app's own relay engine, run in this process when no other engine serves
+// the operator: the controller it drives plus the lifetime. Run blocks until ctx ends and drains running jobs before it returns.
 type Engine interface {
 	core.Controller
 	Run(ctx context.Context) error
