@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -101,8 +102,18 @@ func (d *daemonProc) running() bool {
 // isolate) and the secret in PIN_API_SECRET. The test's cleanup kills it.
 func startDaemon(t *testing.T, cfg string) *daemonProc {
 	t.Helper()
+	d, err := launchDaemon(t, "-c", cfg, "--grace", "10s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// launchDaemon runs pin-clientd with args as startDaemon does. It may be called from
+// any goroutine (it does not fail the test itself).
+func launchDaemon(t *testing.T, args ...string) (*daemonProc, error) {
 	d := &daemonProc{exited: make(chan struct{})}
-	d.cmd = exec.Command(daemonBinary(t), "-c", cfg, "--grace", "10s")
+	d.cmd = exec.Command(daemonBin, args...)
 	var env []string
 	for _, k := range []string{"HOME", "PATH", "XDG_STATE_HOME", "XDG_RUNTIME_DIR", control.SocketEnv} {
 		env = append(env, k+"="+os.Getenv(k))
@@ -110,10 +121,10 @@ func startDaemon(t *testing.T, cfg string) *daemonProc {
 	d.cmd.Env = append(env, "PIN_API_SECRET="+pintest.DefaultSecret)
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -132,7 +143,7 @@ func startDaemon(t *testing.T, cfg string) *daemonProc {
 			t.Error("the secret appeared in the daemon's log")
 		}
 	})
-	return d
+	return d, nil
 }
 
 // realSetup is a fake gateway, a fake Ollama and the app's config.json (which the
@@ -339,4 +350,98 @@ func TestAppEngineAndDaemonNeverBoth(t *testing.T) {
 	if !d.running() || !s.gw.Connected() {
 		t.Error("the daemon was disturbed by the refused app engine")
 	}
+}
+
+// procInstaller stands in for the service manager: Install starts the real
+// `pin-clientd service run --user` (what the installed unit runs), Uninstall stops it
+// with SIGTERM (what `systemctl --user stop` sends) and waits for it to exit.
+type procInstaller struct {
+	t         *testing.T
+	cfg       string
+	mu        sync.Mutex
+	d         *daemonProc // guarded by mu
+	installed atomic.Bool
+}
+
+func (p *procInstaller) Install(context.Context, string, *config.Config) (string, error) {
+	d, err := launchDaemon(p.t, "service", "run", "--user", "-c", p.cfg, "--grace", "10s")
+	if err != nil {
+		return "", err
+	}
+	p.mu.Lock()
+	p.d = d
+	p.mu.Unlock()
+	p.installed.Store(true)
+	return "Installed and started the user service.", nil
+}
+
+func (p *procInstaller) Uninstall(ctx context.Context) (string, error) {
+	p.mu.Lock()
+	d := p.d
+	p.mu.Unlock()
+	if d == nil {
+		return "", errors.New("not installed")
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	p.installed.Store(false)
+	return "Uninstalled the user service.", nil
+}
+
+func (p *procInstaller) Installed() bool { return p.installed.Load() }
+
+func (p *procInstaller) proc() *daemonProc {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.d
+}
+
+// TestHandOffToRealService: the app's own engine serves; "Install background service"
+// drains and stops it (releasing the lock), the real service process starts (it would
+// be refused if the app's engine still held the lock) and the app attaches to it;
+// "Remove background service" stops the service and the app's engine takes over online.
+func TestHandOffToRealService(t *testing.T) {
+	s := newRealSetup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	inst := &procInstaller{t: t, cfg: s.cfgPath}
+	h := s.app(t, true)
+	h.u.opts.Installer = inst
+	h.u.start(false)
+	h.until("own engine online", func() bool { return h.u.eng != nil && h.u.last.State == core.StateOnline })
+	if _, err := s.gw.WaitNodes(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+
+	h.u.doInstall()
+	h.until("attached to the service", func() bool { return h.u.remote != nil && h.u.last.State == core.StateOnline })
+	svc := inst.proc()
+	want := fmt.Sprintf("Engine: background service (PID %d, up ", svc.cmd.Process.Pid)
+	if got := h.u.dash.engine.Text; !strings.HasPrefix(got, want) || h.u.eng != nil {
+		t.Fatalf("engine line %q (want prefix %q), own engine %v\n%s", got, want, h.u.eng, svc.logText())
+	}
+	if !strings.Contains(h.u.message, "Installed and started the user service.") {
+		t.Errorf("message = %q", h.u.message)
+	}
+	if err := s.gw.Wait(ctx, func() bool { return s.gw.Connected() && len(s.gw.Nodes()) == 1 }); err != nil {
+		t.Fatalf("the service is not registered: %v\n%s", err, svc.logText())
+	}
+	h.menuItem("Remove background service…")
+
+	h.now = h.now.Add(time.Minute)
+	h.u.doRemove()
+	h.until("own engine online again", func() bool { return h.u.eng != nil && h.u.last.State == core.StateOnline })
+	if svc.running() {
+		t.Error("the service still runs after Remove")
+	}
+	if err := s.gw.Wait(ctx, func() bool { return s.gw.Connected() && len(s.gw.Nodes()) == 1 }); err != nil {
+		t.Fatalf("the app's engine is not registered: %v", err)
+	}
+	h.menuItem("Install background service…")
+	h.tapMenu("Quit")
+	h.until("quit", func() bool { return h.fa.quits == 1 })
 }
