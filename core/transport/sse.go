@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pin-client/pin-client/core/protocol"
@@ -22,9 +23,10 @@ import (
 const maxFrame = 64 << 20
 
 // sseConn is the SSE transport: one signed GET downlink read by one reader goroutine,
-// and one uplink worker that drains the data queue with chunk coalescing (§10.3).
-// Register, Heartbeat and AdvertiseModels POST directly from the caller, so a busy
-// uplink never delays the lease renewal (the production eviction incident of §10.3).
+// and the uplink (uplink.go): one FIFO per request, POSTs of different requests in
+// parallel, chunk coalescing (§10.3). Register, Heartbeat and AdvertiseModels POST
+// directly from the caller, so a busy uplink never delays the lease renewal (the
+// production eviction incident of §10.3).
 type sseConn struct {
 	o      Options
 	log    *slog.Logger
@@ -34,28 +36,36 @@ type sseConn struct {
 	linkCx context.Context // cancelled by Close; parent of every request
 	cancel context.CancelFunc
 
-	in    *inbox
-	lanes []*outQueue // uplink lanes; every message of one request goes to the same lane
-	once  sync.Once
-	wg    sync.WaitGroup
+	in   *inbox
+	up   *uplink
+	once sync.Once
+	wg   sync.WaitGroup // the reader
 }
 
-// uplinkLanes is how many uplink workers POST at once. Each lane is FIFO and a request's
-// messages always use the same lane, so a request's chunks still precede its result
-// (§10.3); lanes only let different requests' POSTs overlap, so 64 interleaved
-// streams do not queue behind one another's round trips.
-const uplinkLanes = 4
+// sseIdleTimeout ends an SSE link whose downlink carried nothing at all for that long:
+// no event, no keep-alive comment (the gateway sends one every 15 s). Same rule as WS
+// (wsIdleTimeout): a silently dropped GET otherwise leaves the node "online" with
+// heartbeats succeeding on other connections and no job ever arriving.
+var sseIdleTimeout = 90 * time.Second
 
 // NewHTTPClient is the per-session SSE client: connect and TLS timeouts only, no overall
-// timeout (a 60 s total timeout once killed healthy streams, L15).
-func NewHTTPClient() *http.Client {
+// timeout (a 60 s total timeout once killed healthy streams, L15). HTTP/2 is used when
+// the gateway offers it over TLS (ALPN), multiplexing every POST on one connection;
+// otherwise HTTP/1.1 keeps up to posts+4 idle connections, one per uplink POST in
+// flight plus the downlink, heartbeat and register POSTs, so no POST pays a new
+// connection's handshake.
+func NewHTTPClient(posts int) *http.Client {
+	if posts <= 0 {
+		posts = DefaultUplinkPosts
+	}
 	d := &net.Dialer{Timeout: ConnectTimeout, KeepAlive: 30 * time.Second}
 	return &http.Client{Transport: &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           d.DialContext,
 		TLSHandshakeTimeout:   ConnectTimeout,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConnsPerHost:   2 * uplinkLanes, // lanes + heartbeat/register POSTs
+		ForceAttemptHTTP2:     true, // a custom DialContext would otherwise disable HTTP/2
+		MaxIdleConns:          min(posts, MaxUplinkPosts) + 4,
+		MaxIdleConnsPerHost:   min(posts, MaxUplinkPosts) + 4,
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}}
@@ -66,7 +76,7 @@ func NewHTTPClient() *http.Client {
 func DialSSE(ctx context.Context, o Options) (Conn, error) {
 	c := &sseConn{o: o, log: o.logger().With("transport", SSE), base: HTTPBase(o.ServerURL), hc: o.HTTPClient}
 	if c.hc == nil {
-		c.hc = NewHTTPClient()
+		c.hc = NewHTTPClient(o.UplinkPosts)
 	}
 	c.linkCx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	// The dial is bounded by ctx and by the connect timeout; the stream after it is not.
@@ -80,13 +90,11 @@ func DialSSE(ctx context.Context, o Options) (Conn, error) {
 		return nil, err
 	}
 	c.in = newInbox()
-	c.wg.Add(1 + uplinkLanes)
+	c.up = newUplink(c.linkCx, o.UplinkPosts, c.log, func(ctx context.Context, path string, body []byte) error {
+		return c.post(ctx, path, body, nil)
+	})
+	c.wg.Add(1)
 	go c.readLoop(resp.Body)
-	for range uplinkLanes {
-		q := newOutQueue()
-		c.lanes = append(c.lanes, q)
-		go c.uplinkLoop(q)
-	}
 	return c, nil
 }
 
@@ -136,36 +144,15 @@ func (c *sseConn) Recv(ctx context.Context) (protocol.Message, error) { return c
 func (c *sseConn) Close() error {
 	c.once.Do(func() {
 		c.cancel()
-		for _, q := range c.lanes {
-			q.close()
-		}
+		c.up.close()
 	})
 	c.wg.Wait()
 	return nil
 }
 
-func (c *sseConn) Send(m protocol.Message) error {
-	return c.lanes[laneOf(m, len(c.lanes))].push(m, false)
-}
+func (c *sseConn) Send(m protocol.Message) error { return c.up.push(m) }
 
-func (c *sseConn) Flush(ctx context.Context) error {
-	for _, q := range c.lanes {
-		if err := q.flush(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// laneOf picks a message's uplink lane from its request (FNV-1a of the id).
-func laneOf(m protocol.Message, n int) int {
-	id := requestOf(m)
-	h := uint32(2166136261)
-	for i := 0; i < len(id); i++ {
-		h = (h ^ uint32(id[i])) * 16777619
-	}
-	return int(h % uint32(n))
-}
+func (c *sseConn) Flush(ctx context.Context) error { return c.up.flush(ctx) }
 
 func (c *sseConn) Register(ctx context.Context, n protocol.RegisterNode) error {
 	body, err := json.Marshal(n)
@@ -236,7 +223,7 @@ func (c *sseConn) post(ctx context.Context, path string, body []byte, h http.Hea
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		return fmt.Errorf("POST %s: %s", path, statusExcerpt(resp, b))
+		return &statusError{path: path, code: resp.StatusCode, text: statusExcerpt(resp, b)}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return nil
@@ -247,7 +234,21 @@ func (c *sseConn) post(ctx context.Context, path string, body []byte, h http.Hea
 func (c *sseConn) readLoop(body io.ReadCloser) {
 	defer c.wg.Done()
 	defer body.Close()
-	sc := bufio.NewScanner(body)
+	// Liveness: any bytes at all (an event or a keep-alive comment) re-arm the timer;
+	// when it fires the body is closed, which ends the blocked Read.
+	var silent atomic.Bool
+	idle := time.AfterFunc(sseIdleTimeout, func() {
+		silent.Store(true)
+		body.Close()
+	})
+	defer idle.Stop()
+	sc := bufio.NewScanner(readerFunc(func(p []byte) (int, error) {
+		n, err := body.Read(p)
+		if n > 0 {
+			idle.Reset(sseIdleTimeout)
+		}
+		return n, err
+	}))
 	sc.Buffer(make([]byte, 0, 64<<10), maxFrame)
 	sc.Split(splitFrames)
 	for sc.Scan() {
@@ -275,6 +276,8 @@ func (c *sseConn) readLoop(body io.ReadCloser) {
 	}
 	err := sc.Err()
 	switch {
+	case silent.Load():
+		err = fmt.Errorf("nothing from the gateway for %s (no event, no keep-alive): the link is dead", sseIdleTimeout)
 	case c.linkCx.Err() != nil:
 		err = ErrClosed
 	case err == nil:
@@ -284,6 +287,11 @@ func (c *sseConn) readLoop(body io.ReadCloser) {
 	}
 	c.in.finish(err)
 }
+
+// readerFunc adapts a function to io.Reader.
+type readerFunc func(p []byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
 // splitFrames is a bufio.SplitFunc cutting at the literal "\n\n" (§2.3).
 func splitFrames(data []byte, atEOF bool) (int, []byte, error) {
@@ -329,47 +337,13 @@ func framePayload(frame []byte) []byte {
 	return nil
 }
 
-// uplinkLoop is one lane's uplink worker: it wakes, takes everything queued, coalesces
-// chunks, and POSTs in queue order, so a request's chunks always precede its result.
-func (c *sseConn) uplinkLoop(q *outQueue) {
-	defer c.wg.Done()
-	var batch []protocol.Message
-	for {
-		select {
-		case <-q.wake:
-		case <-c.linkCx.Done():
-			return
-		}
-		var ok bool
-		batch, ok = q.takeData(batch[:0])
-		if !ok {
-			return
-		}
-		taken := len(batch)
-		for _, m := range coalesce(batch) {
-			if c.linkCx.Err() != nil {
-				return
-			}
-			path, body, err := uplinkBody(m)
-			if err != nil {
-				c.log.Error("cannot send uplink message", "type", m.MsgType(), "err", err)
-				continue
-			}
-			if err := c.post(c.linkCx, path, body, nil); err != nil && !errors.Is(err, ErrClosed) {
-				c.log.Warn("uplink POST failed", "type", m.MsgType(), "err", err)
-			}
-		}
-		clear(batch)
-		q.written(taken)
-	}
-}
-
 // coalesce merges each request's consecutive INFERENCE_CHUNKs of the same kind into
-// one, keeping the first index, up to MaxCoalesce bytes of delta (§10.3). Chunks of
-// other requests in between do not stop a merge, since the gateway orders chunks per
-// request; a kind change or any other message of the same request does, so each
-// request's own sequence (thinking → content → result) is kept exactly, and requests
-// never blend. It reuses batch's storage and never modifies queued messages.
+// one, keeping the first index, up to MaxCoalesce bytes of delta (§10.3). On the SSE
+// uplink a batch is one request's messages; on WS it is the link's, and chunks of other
+// requests in between do not stop a merge, since the gateway orders chunks per request.
+// A kind change or any other message of the same request does, so each request's own
+// sequence (thinking → content → result) is kept exactly, and requests never blend. It
+// reuses batch's storage and never modifies queued messages.
 func coalesce(batch []protocol.Message) []protocol.Message {
 	out := batch[:0]
 	var open map[string]*protocol.InferenceChunk // request → its last chunk in out, a copy owned by out
