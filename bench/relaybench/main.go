@@ -290,7 +290,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, t := range strings.Split(*tr, ",") {
 		t = strings.TrimSpace(t)
 		if t != pintest.TransportSSE && t != pintest.TransportWS && t != runSSEH2 {
-			return fmt.Errorf("-transports: %q is not a run; use sse, ws, sse-h2 or a list such as sse,ws", t)
+			return fmt.Errorf("-transports: %q is not a transport; use sse, ws, sse-h2 (SSE over TLS with HTTP/2) or a list such as sse,ws", t)
 		}
 		if t == runSSEH2 && o.quick && !trSet {
 			continue // the CI smoke run stays short

@@ -257,6 +257,8 @@ func TestFlagErrors(t *testing.T) {
 		"-daemon-env GOMAXPROCS":            "is not KEY=VALUE",
 		"-daemon-env PIN_API_SECRET=x":      "set by the harness",
 		"-transports ws -daemon-env HOME=/": "set by the harness",
+		"-rtt fast":                         `"fast" is not a round trip`,
+		"-rtt -5ms":                         "out of range",
 	} {
 		var stderr bytes.Buffer
 		err := run(context.Background(), strings.Fields(args), io.Discard, &stderr)
