@@ -47,8 +47,10 @@ var resultRetries = []time.Duration{250 * time.Millisecond, time.Second}
 // Register, heartbeat and model POSTs never pass through here (they POST from the
 // caller, on their own connection or HTTP/2 stream).
 //
-// push never blocks. Workers are goroutines started on demand (at most limit) and end
-// when nothing is ready; close stops them and drops what is queued.
+// push never blocks. Workers are goroutines started on demand, at most limit; an idle
+// worker waits for the next ready request rather than ending (a fresh goroutine per
+// token would grow its stack through the HTTP client every time). close stops them and
+// drops what is queued.
 type uplink struct {
 	post    func(ctx context.Context, path string, body []byte) error // one POST; blocks until answered
 	log     *slog.Logger
@@ -60,6 +62,8 @@ type uplink struct {
 	reqs    map[string]*flow // guarded by mu: requests with messages queued or posting
 	ready   []*flow          // guarded by mu: queued, not posting, waiting for a worker (FIFO)
 	workers int              // guarded by mu: worker goroutines running (≤ limit)
+	waiting int              // guarded by mu: workers parked in more.Wait and not yet signalled
+	more    *sync.Cond       // on mu: signalled when a request becomes ready or on close
 	queued  int              // guarded by mu: bytes queued, all requests
 	busy    int              // guarded by mu: messages queued or being posted
 	idle    chan struct{}    // guarded by mu: closed whenever busy is 0
@@ -81,8 +85,10 @@ func newUplink(ctx context.Context, limit int, log *slog.Logger, post func(ctx c
 	if limit <= 0 {
 		limit = DefaultUplinkPosts
 	}
-	return &uplink{post: post, log: log, ctx: ctx, limit: min(limit, MaxUplinkPosts), retries: resultRetries,
+	u := &uplink{post: post, log: log, ctx: ctx, limit: min(limit, MaxUplinkPosts), retries: resultRetries,
 		reqs: map[string]*flow{}, idle: idle}
+	u.more = sync.NewCond(&u.mu)
+	return u
 }
 
 // push queues m behind its request's earlier messages. It returns ErrClosed once the
@@ -106,7 +112,11 @@ func (u *uplink) push(m protocol.Message) error {
 	}
 	if len(f.msgs) == 0 && !f.posting {
 		u.ready = append(u.ready, f)
-		if u.workers < u.limit {
+		switch {
+		case u.waiting > 0:
+			u.waiting-- // this one is spoken for: the next push wakes or starts another
+			u.more.Signal()
+		case u.workers < u.limit:
 			u.workers++
 			u.wg.Add(1)
 			go u.worker()
@@ -141,13 +151,17 @@ func admit(reqQueued bool, reqBytes, total, size int) error {
 	return nil
 }
 
-// worker POSTs ready requests' batches until none is ready.
+// worker POSTs ready requests' batches, waiting when none is ready, until close.
 func (u *uplink) worker() {
 	defer u.wg.Done()
 	var batch []protocol.Message
 	for {
 		u.mu.Lock()
-		if u.closed || len(u.ready) == 0 {
+		for !u.closed && len(u.ready) == 0 {
+			u.waiting++ // the push that signals takes it back
+			u.more.Wait()
+		}
+		if u.closed {
 			u.workers--
 			u.mu.Unlock()
 			return
@@ -269,6 +283,7 @@ func (u *uplink) close() {
 	}
 	u.closed = true
 	u.reqs, u.ready = nil, nil
+	u.more.Broadcast()
 	u.mu.Unlock()
 	u.wg.Wait()
 }
