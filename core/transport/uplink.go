@@ -15,12 +15,13 @@ import (
 // Uplink bounds (issue 11 #6): queued output waiting for the gateway is capped, so a
 // stalled gateway cannot make the daemon's memory grow without bound.
 const (
-	// MaxQueuedPerRequest bounds the bytes one request may have waiting while its
-	// previous POST (or frame) is in flight. A single message is always accepted when its
-	// request has nothing waiting (a large TTS result is one message).
+	// MaxQueuedPerRequest bounds the bytes one request may have queued or in flight on
+	// the SSE uplink. A single message is accepted when its request has nothing pending
+	// (a large TTS result is one message).
 	MaxQueuedPerRequest = 16 << 20
-	// MaxQueuedTotal bounds the bytes waiting on one link, all requests together; a
-	// message is accepted past it only when nothing at all is waiting.
+	// MaxQueuedTotal bounds the bytes pending on one link (SSE: queued or being posted;
+	// WS: queued), all requests together; a message is accepted past it only when nothing
+	// at all is pending.
 	MaxQueuedTotal = 128 << 20
 	// MaxUplinkPosts is the largest number of SSE uplink POSTs in flight at once.
 	MaxUplinkPosts = 128
@@ -64,7 +65,7 @@ type uplink struct {
 	workers int              // guarded by mu: worker goroutines running (≤ limit)
 	waiting int              // guarded by mu: workers parked in more.Wait and not yet signalled
 	more    *sync.Cond       // on mu: signalled when a request becomes ready or on close
-	queued  int              // guarded by mu: bytes queued, all requests
+	queued  int              // guarded by mu: bytes queued or being posted, all requests
 	busy    int              // guarded by mu: messages queued or being posted
 	idle    chan struct{}    // guarded by mu: closed whenever busy is 0
 	closed  bool             // guarded by mu
@@ -75,7 +76,7 @@ type uplink struct {
 type flow struct {
 	id      string
 	msgs    []protocol.Message
-	bytes   int
+	bytes   int  // of msgs and of the batch being posted
 	posting bool // a worker holds it: its batch is being POSTed
 }
 
@@ -102,7 +103,7 @@ func (u *uplink) push(m protocol.Message) error {
 	}
 	f := u.reqs[id]
 	if !isErrorAnswer(m) {
-		if err := admit(f != nil && len(f.msgs) > 0, fbytes(f), u.queued, size); err != nil {
+		if err := admit(f != nil && (len(f.msgs) > 0 || f.posting), fbytes(f), u.queued, size); err != nil {
 			return err
 		}
 	}
@@ -140,7 +141,7 @@ func fbytes(f *flow) int {
 }
 
 // admit applies the backlog bounds to a message of size bytes, given what its request
-// (reqQueued, reqBytes) and the whole link (total) already have waiting.
+// (reqQueued, reqBytes) and the whole link (total) already have waiting or in flight.
 func admit(reqQueued bool, reqBytes, total, size int) error {
 	if reqQueued && reqBytes+size > MaxQueuedPerRequest {
 		return fmt.Errorf("%w (%d bytes of this request waiting, limit %d)", ErrBacklog, reqBytes, MaxQueuedPerRequest)
@@ -173,8 +174,7 @@ func (u *uplink) worker() {
 		batch = append(batch[:0], f.msgs...)
 		clear(f.msgs)
 		f.msgs = f.msgs[:0]
-		u.queued -= f.bytes
-		f.bytes = 0
+		takenBytes := f.bytes
 		u.mu.Unlock()
 
 		taken := len(batch)
@@ -188,6 +188,8 @@ func (u *uplink) worker() {
 
 		u.mu.Lock()
 		f.posting = false
+		f.bytes -= takenBytes
+		u.queued -= takenBytes
 		if u.closed {
 			u.mu.Unlock()
 			continue // the loop head ends the worker
