@@ -1,10 +1,21 @@
 // Command relaybench measures what the PIN relay costs, side by side on one machine:
 // a consumer streaming straight from a fake OpenAI-compatible backend (direct) against
 // the same consumer going through the local PIN gateway and the real pin-clientd to the
-// same backend (relayed), once per operator transport (sse, ws).
+// same backend (relayed), once per operator transport (sse, ws, and sse-h2: SSE over
+// TLS with HTTP/2 offered) and per round trip between pin-clientd and the gateway
+// (-rtt, default 0 and 50 ms: a delay proxy on 127.0.0.1 holds every byte RTT/2 in each
+// direction, order kept, no bandwidth limit).
 //
-//	go run ./bench/relaybench -out bench/results.json     # full run, about a minute
-//	go run ./bench/relaybench -quick                       # smoke run, under 30 s
+//	go run ./bench/relaybench -out bench/results.json     # full run, a few minutes
+//	go run ./bench/relaybench -quick                       # smoke run (sse, ws), about 20 s plus the build
+//	go run ./bench/relaybench -rtt 50ms -transports sse    # one run
+//
+// At RTT 0 the sse and ws runs measure P1–P5; every run measures a burst (64 paced
+// streams started at once, direct and relayed at the same time) and a steady load (64
+// consumers each sending the next request when the last ends, direct and relayed at the
+// same time): relayed ÷ direct tokens/s, added time to first token and pin-clientd's
+// share of it (added − RTT), the gap between content events at the consumer, uplink
+// messages (SSE: POSTs) per token, and how late the daemon's heartbeats arrive.
 //
 // Everything but the daemon runs in this process: the fake backend (bench/relaybench's
 // own lean vLLM look-alike with a configurable time to first token and inter-token

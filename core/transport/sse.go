@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,10 @@ type sseConn struct {
 	up   *uplink
 	once sync.Once
 	wg   sync.WaitGroup // the reader
+
+	secretHash string     // hex(sha256(secret)): the signature's key, never logged
+	sigMu      sync.Mutex // guards sigTS, sig
+	sigTS, sig string     // the signature of the current second (timestamps are in seconds)
 }
 
 // sseIdleTimeout ends an SSE link whose downlink carried nothing at all for that long:
@@ -74,7 +79,8 @@ func NewHTTPClient(posts int) *http.Client {
 // DialSSE opens the downlink (GET {base}/stream/connect) and returns once the gateway
 // answered 2xx with a stream token.
 func DialSSE(ctx context.Context, o Options) (Conn, error) {
-	c := &sseConn{o: o, log: o.logger().With("transport", SSE), base: HTTPBase(o.ServerURL), hc: o.HTTPClient}
+	c := &sseConn{o: o, log: o.logger().With("transport", SSE), base: HTTPBase(o.ServerURL), hc: o.HTTPClient,
+		secretHash: protocol.SecretHash(o.Secret)}
 	if c.hc == nil {
 		c.hc = NewHTTPClient(o.UplinkPosts)
 	}
@@ -130,8 +136,16 @@ func (c *sseConn) connect() (*http.Response, error) {
 	return resp, nil
 }
 
+// sign adds the §3 headers. Timestamps have one-second resolution, so the signature is
+// computed once per second and shared by that second's requests.
 func (c *sseConn) sign(req *http.Request) {
-	ts, sig := protocol.Sign(c.o.ClientID, c.o.Secret, c.o.now())
+	ts := strconv.FormatInt(c.o.now().Unix(), 10)
+	c.sigMu.Lock()
+	if ts != c.sigTS {
+		c.sigTS, c.sig = ts, protocol.SignatureFromHash(c.o.ClientID, ts, c.secretHash)
+	}
+	sig := c.sig
+	c.sigMu.Unlock()
 	req.Header.Set("X-PIN-Client-Id", c.o.ClientID)
 	req.Header.Set("X-PIN-Timestamp", ts)
 	req.Header.Set("X-PIN-Signature", sig)
@@ -193,10 +207,13 @@ func (c *sseConn) UpdateWallet(context.Context, string) error { return ErrUnsupp
 // post sends one signed uplink POST with its own 30 s deadline. A nil body sends no
 // body and no Content-Type (the models re-assertion).
 func (c *sseConn) post(ctx context.Context, path string, body []byte, h http.Header) error {
+	fromLink := ctx == c.linkCx // the uplink's POSTs: already ended by the link's end
 	ctx, cancel := context.WithTimeout(ctx, PostTimeout)
 	defer cancel()
-	stop := context.AfterFunc(c.linkCx, cancel)
-	defer stop()
+	if !fromLink {
+		stop := context.AfterFunc(c.linkCx, cancel)
+		defer stop()
+	}
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
