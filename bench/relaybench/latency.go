@@ -183,10 +183,19 @@ func (w *heartbeatWatch) lateness(gw *pintest.Gateway, sse bool, rtt time.Durati
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return tickLateness(anchor, w.times)
+}
+
+// tickLateness matches heartbeat arrivals (in order) to the ticks due every
+// heartbeatEvery after anchor: tick k is the first arrival no earlier than 1 s before
+// it is due (an earlier one is a registration-time or models POST). It returns the
+// worst lateness and how many ticks were matched; it stops at the first tick with no
+// arrival.
+func tickLateness(anchor time.Time, times []time.Time) (late time.Duration, ticks int) {
 	for k := 1; ; k++ {
 		due := anchor.Add(time.Duration(k) * heartbeatEvery)
 		found := false
-		for _, t := range w.times {
+		for _, t := range times {
 			if !t.Before(due.Add(-time.Second)) {
 				late, found = max(late, t.Sub(due)), true
 				break

@@ -133,3 +133,23 @@ func TestPhaseAndLatencyChecks(t *testing.T) {
 		}
 	}
 }
+
+func TestTickLateness(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	// the models POST at registration (counted as a heartbeat by the gateway), tick 1
+	// 30 ms late, tick 2 on time, then the 4th-tick style extra models POST right after
+	times := []time.Time{at(10 * time.Millisecond), at(15*time.Second + 30*time.Millisecond),
+		at(30 * time.Second), at(30*time.Second + 5*time.Millisecond)}
+	late, ticks := tickLateness(t0, times)
+	if ticks != 2 || late != 30*time.Millisecond {
+		t.Fatalf("tickLateness = %v, %d ticks; want 30ms, 2", late, ticks)
+	}
+	if late, ticks := tickLateness(t0, times[:1]); ticks != 0 || late != 0 {
+		t.Fatalf("no tick yet: %v, %d", late, ticks)
+	}
+	// a tick that never came, then a much later heartbeat: counted as tick 1, late
+	if late, ticks := tickLateness(t0, []time.Time{at(20 * time.Second)}); ticks != 1 || late != 5*time.Second {
+		t.Fatalf("late tick: %v, %d", late, ticks)
+	}
+}
