@@ -880,6 +880,28 @@ func printTable(w io.Writer, rep *Report, order []string) {
 	fmt.Fprintf(w, "relay benchmark (%s), %d CPUs %s, %s, load %s → %s, %.0f s\n",
 		map[bool]string{true: "quick", false: "full"}[rep.Quick], rep.Machine.NProc, rep.Machine.CPU,
 		rep.Machine.GoVersion, rep.Machine.LoadStart, rep.Machine.LoadEnd, rep.Seconds)
+	if len(order) > 0 {
+		printFull(w, rep, order)
+	}
+	printLatency(w, rep.Latency)
+	for _, t := range order {
+		if r := rep.Transports[t]; r.P4.BackendConcurrent < int64(r.P4.Streams) {
+			fmt.Fprintf(w, "note: %s: only %d of %d P4 streams were at the backend at once\n", t, r.P4.BackendConcurrent, r.P4.Streams)
+		}
+	}
+	if busy(rep.Machine) {
+		fmt.Fprintf(w, "note: the machine was busy (load average %s / %s on %d CPUs): latencies and CPU times are inflated\n",
+			rep.Machine.LoadStart, rep.Machine.LoadEnd, rep.Machine.NProc)
+	}
+	verdict := "all targets met"
+	if !rep.AllPass {
+		verdict = "some targets MISSED"
+	}
+	fmt.Fprintln(w, verdict)
+}
+
+// printFull prints the RTT-0 table of P1–P5, one column per transport in order.
+func printFull(w io.Writer, rep *Report, order []string) {
 	fmt.Fprintf(w, "%-44s", "metric")
 	for _, t := range order {
 		fmt.Fprintf(w, " %16s", t)
@@ -964,21 +986,6 @@ func printTable(w io.Writer, rep *Report, order []string) {
 	row("P5 start → 3 nodes registered, median (ms)", fmt.Sprintf("≤ %g", targetP5), func(r *TransportRun) (string, bool, bool) {
 		return fmt.Sprintf("%.0f", r.P5.MedianMs), true, r.P5.MedianMs <= targetP5
 	})
-	printLatency(w, rep.Latency)
-	for _, t := range order {
-		if r := rep.Transports[t]; r.P4.BackendConcurrent < int64(r.P4.Streams) {
-			fmt.Fprintf(w, "note: %s: only %d of %d P4 streams were at the backend at once\n", t, r.P4.BackendConcurrent, r.P4.Streams)
-		}
-	}
-	if busy(rep.Machine) {
-		fmt.Fprintf(w, "note: the machine was busy (load average %s / %s on %d CPUs): latencies and CPU times are inflated\n",
-			rep.Machine.LoadStart, rep.Machine.LoadEnd, rep.Machine.NProc)
-	}
-	verdict := "all targets met"
-	if !rep.AllPass {
-		verdict = "some targets MISSED"
-	}
-	fmt.Fprintln(w, verdict)
 }
 
 func writeJSON(path string, rep *Report) error {
