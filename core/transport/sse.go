@@ -63,8 +63,12 @@ func NewHTTPClient(posts int) *http.Client {
 	if posts <= 0 {
 		posts = DefaultUplinkPosts
 	}
+	return &http.Client{Transport: newHTTPTransport(posts)}
+}
+
+func newHTTPTransport(posts int) *http.Transport {
 	d := &net.Dialer{Timeout: ConnectTimeout, KeepAlive: 30 * time.Second}
-	return &http.Client{Transport: &http.Transport{
+	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           d.DialContext,
 		TLSHandshakeTimeout:   ConnectTimeout,
@@ -73,7 +77,7 @@ func NewHTTPClient(posts int) *http.Client {
 		MaxIdleConnsPerHost:   min(posts, MaxUplinkPosts) + 4,
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
-	}}
+	}
 }
 
 // DialSSE opens the downlink (GET {base}/stream/connect) and returns once the gateway
