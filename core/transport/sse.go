@@ -43,9 +43,16 @@ type sseConn struct {
 	wg   sync.WaitGroup // the reader
 
 	secretHash string     // hex(sha256(secret)): the signature's key, never logged
-	sigMu      sync.Mutex // guards sigTS, sig
-	sigTS, sig string     // the signature of the current second (timestamps are in seconds)
+	sigMu      sync.Mutex // guards sigUnix, sigTS, sig
+	sigUnix    int64      // the second sigTS and sig are for
+	sigTS, sig []string   // header values of that second (timestamps are in seconds)
+
+	// Header values shared by every request (never modified), so a POST does not
+	// allocate them.
+	hClientID, hToken []string
 }
+
+var hJSON = []string{"application/json"}
 
 // sseIdleTimeout ends an SSE link whose downlink carried nothing at all for that long:
 // no event, no keep-alive comment (the gateway sends one every 15 s). Same rule as WS
@@ -77,6 +84,9 @@ func newHTTPTransport(posts int) *http.Transport {
 		MaxIdleConnsPerHost:   min(posts, MaxUplinkPosts) + 4,
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		// No "Accept-Encoding: gzip": a compressed event stream can sit in a proxy's
+		// compressor buffer, and the POST answers are a few bytes.
+		DisableCompression: true,
 	}
 }
 
@@ -84,7 +94,7 @@ func newHTTPTransport(posts int) *http.Transport {
 // answered 2xx with a stream token.
 func DialSSE(ctx context.Context, o Options) (Conn, error) {
 	c := &sseConn{o: o, log: o.logger().With("transport", SSE), base: HTTPBase(o.ServerURL), hc: o.HTTPClient,
-		secretHash: protocol.SecretHash(o.Secret)}
+		secretHash: protocol.SecretHash(o.Secret), hClientID: []string{o.ClientID}}
 	if c.hc == nil {
 		c.hc = NewHTTPClient(o.UplinkPosts)
 	}
@@ -128,6 +138,7 @@ func (c *sseConn) connect() (*http.Response, error) {
 		return nil, &HandshakeError{fmt.Errorf("connect to %s: %s", redactURL(c.base), statusExcerpt(resp, body))}
 	}
 	c.token = resp.Header.Get("X-PIN-Stream-Token")
+	c.hToken = []string{c.token}
 	if c.token == "" {
 		resp.Body.Close()
 		return nil, &HandshakeError{errors.New("gateway answered without an X-PIN-Stream-Token header")}
@@ -143,16 +154,18 @@ func (c *sseConn) connect() (*http.Response, error) {
 // sign adds the §3 headers. Timestamps have one-second resolution, so the signature is
 // computed once per second and shared by that second's requests.
 func (c *sseConn) sign(req *http.Request) {
-	ts := strconv.FormatInt(c.o.now().Unix(), 10)
+	now := c.o.now().Unix()
 	c.sigMu.Lock()
-	if ts != c.sigTS {
-		c.sigTS, c.sig = ts, protocol.SignatureFromHash(c.o.ClientID, ts, c.secretHash)
+	if c.sigTS == nil || now != c.sigUnix {
+		ts := strconv.FormatInt(now, 10)
+		c.sigUnix, c.sigTS, c.sig = now, []string{ts}, []string{protocol.SignatureFromHash(c.o.ClientID, ts, c.secretHash)}
 	}
-	sig := c.sig
+	tsv, sigv := c.sigTS, c.sig
 	c.sigMu.Unlock()
-	req.Header.Set("X-PIN-Client-Id", c.o.ClientID)
-	req.Header.Set("X-PIN-Timestamp", ts)
-	req.Header.Set("X-PIN-Signature", sig)
+	// canonical keys assigned directly: Header.Set would allocate to canonicalize
+	req.Header["X-Pin-Client-Id"] = c.hClientID
+	req.Header["X-Pin-Timestamp"] = tsv
+	req.Header["X-Pin-Signature"] = sigv
 }
 
 func (c *sseConn) Transport() string { return SSE }
@@ -230,9 +243,9 @@ func (c *sseConn) post(ctx context.Context, path string, body []byte, h http.Hea
 		req.Header[k] = v
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header["Content-Type"] = hJSON
 	}
-	req.Header.Set("X-PIN-Stream-Token", c.token)
+	req.Header["X-Pin-Stream-Token"] = c.hToken
 	c.sign(req)
 	resp, err := c.hc.Do(req)
 	if err != nil {

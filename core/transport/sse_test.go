@@ -176,3 +176,34 @@ func TestSSEUsesHTTP2WhenOffered(t *testing.T) {
 		t.Fatalf("%d TCP connections; want 1 with HTTP/2", n)
 	}
 }
+
+// BenchmarkSSEChunkPost is one chunk through Send to the gateway's handler and back
+// (HTTP/1.1 on loopback): the per-token cost of the SSE uplink at 50 tok/s, where every
+// token is a POST of its own.
+func BenchmarkSSEChunkPost(b *testing.B) {
+	got := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/stream/connect"):
+			w.Header().Set("X-PIN-Stream-Token", "tok_bench_123456")
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+		default:
+			io.Copy(io.Discard, r.Body)
+			w.Write([]byte(`{"ok":true}`))
+			got <- struct{}{}
+		}
+	}))
+	defer srv.Close()
+	c, err := DialSSE(context.Background(), Options{ServerURL: srv.URL + "/api/v1/pin", ClientID: "op", Secret: protocol.NewSecret("s")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		c.Send(chunk("r", "content", "tok ", i))
+		<-got
+	}
+}
