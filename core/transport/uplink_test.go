@@ -351,8 +351,11 @@ func TestUplinkBacklogBounded(t *testing.T) {
 // POST is not (a repeated delta would be appended twice); a 4xx result is not retried.
 func TestUplinkRetriesFailedResult(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex // fails is read by the workers of different requests
 		fails := map[string]int{"r": 2, "c": 1, "bad": 5, "never": 10}
 		f := newFakePost(t, func(ctx context.Context, p posted) error {
+			mu.Lock()
+			defer mu.Unlock()
 			if fails[p.RequestID] > 0 {
 				fails[p.RequestID]--
 				if p.RequestID == "bad" {
