@@ -87,6 +87,10 @@ func newHTTPTransport(posts int) *http.Transport {
 		// No "Accept-Encoding: gzip": a compressed event stream can sit in a proxy's
 		// compressor buffer, and the POST answers are a few bytes.
 		DisableCompression: true,
+		// HTTP/2 carries everything on one connection: ping it when nothing arrived for
+		// 30 s (the gateway's keep-alives come every 15 s) and drop it if the ping goes
+		// unanswered, so POSTs do not queue on a dead connection.
+		HTTP2: &http.HTTP2Config{SendPingTimeout: 30 * time.Second, PingTimeout: 15 * time.Second},
 	}
 }
 
