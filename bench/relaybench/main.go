@@ -884,6 +884,10 @@ func printTable(w io.Writer, rep *Report, order []string) {
 		printFull(w, rep, order)
 	}
 	printLatency(w, rep.Latency)
+	if rep.Quick && len(rep.Latency) > 0 {
+		fmt.Fprintf(w, "note: -quick streams are %d tokens (%.1f s), so a round trip weighs more in the ratios than in the full run's %d; heartbeats need the full run\n",
+			rep.Plan.PacedTokens, (rep.Plan.TTFT + time.Duration(rep.Plan.PacedTokens)*rep.Plan.TokenDelay).Seconds(), fullPlan.PacedTokens)
+	}
 	for _, t := range order {
 		if r := rep.Transports[t]; r.P4.BackendConcurrent < int64(r.P4.Streams) {
 			fmt.Fprintf(w, "note: %s: only %d of %d P4 streams were at the backend at once\n", t, r.P4.BackendConcurrent, r.P4.Streams)
