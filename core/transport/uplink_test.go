@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
@@ -464,4 +465,97 @@ func TestSSESilentDownlinkIsDeclaredDead(t *testing.T) {
 		c.wg.Wait()
 		pw.Close()
 	})
+}
+
+// Random load on the fake clock, several seeds: requests of random length and kind
+// changes, POSTs of random duration, pushes at random times, a limit below the number
+// of requests. Every request's text arrives complete and in order, its result last,
+// never two of its POSTs at once, never more POSTs than the limit, and no POST carries
+// more than 32 KiB of delta.
+func TestUplinkRandomLoad(t *testing.T) {
+	for seed := range uint64(8) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(seed, 12))     // the requests, drawn before any goroutine starts
+				postRng := rand.New(rand.NewPCG(seed, 13)) // POST durations, under mu
+				var mu sync.Mutex
+				dur := func() time.Duration {
+					mu.Lock()
+					defer mu.Unlock()
+					return time.Duration(postRng.IntN(30)) * time.Millisecond
+				}
+				f := newFakePost(t, func(ctx context.Context, p posted) error { return sleepCtx(ctx, dur()) })
+				const limit = 5
+				u, _ := testUplink(t, limit, f)
+				const reqs = 12
+				want := map[string]string{}
+				var wg sync.WaitGroup
+				for r := range reqs {
+					id := fmt.Sprintf("q%d", r)
+					n := 1 + rng.IntN(60)
+					size := 1 + rng.IntN(3000)
+					start := time.Duration(rng.IntN(200)) * time.Millisecond
+					var text strings.Builder
+					var kinds []string
+					for i := range n {
+						kind := "content"
+						if i < n/3 {
+							kind = "thinking"
+						}
+						kinds = append(kinds, kind)
+						text.WriteString(fmt.Sprintf("<%s%d:%s>", id, i, strings.Repeat("z", size*(i+1)%4000)))
+					}
+					want[id] = text.String()
+					all := text.String()
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						time.Sleep(start)
+						for i := range n {
+							end := strings.Index(all[1:], "<") + 1
+							if end == 0 {
+								end = len(all)
+							}
+							if err := u.push(chunk(id, kinds[i], all[:end], i)); err != nil {
+								t.Errorf("push: %v", err)
+							}
+							all = all[end:]
+							time.Sleep(time.Duration(i%4) * time.Millisecond)
+						}
+						u.push(result(id))
+					}()
+				}
+				wg.Wait()
+				if err := u.flush(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				if f.maxAll > limit {
+					t.Fatalf("%d POSTs in flight at once; the limit is %d", f.maxAll, limit)
+				}
+				for r := range reqs {
+					id := fmt.Sprintf("q%d", r)
+					ps := f.of(id)
+					var got strings.Builder
+					for i, p := range ps {
+						if p.Path == "/stream/result" {
+							if i != len(ps)-1 {
+								t.Fatalf("%s: result is POST %d of %d", id, i+1, len(ps))
+							}
+							continue
+						}
+						if len(p.Delta) > MaxCoalesce {
+							t.Fatalf("%s: a POST of %d bytes", id, len(p.Delta))
+						}
+						got.WriteString(p.Delta)
+					}
+					if ps[len(ps)-1].Path != "/stream/result" {
+						t.Fatalf("%s: no result last", id)
+					}
+					if got.String() != want[id] {
+						t.Fatalf("%s: text differs from what was pushed", id)
+					}
+				}
+			})
+		})
+	}
 }
