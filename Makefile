@@ -59,7 +59,7 @@ test: ## go test -race over the whole module (needs the Fyne apt packages, see R
 fuzz: ## run every Fuzz* target for FUZZTIME each (found with grep, new ones included)
 	FUZZTIME=$(FUZZTIME) GO=$(GO) ./.ci/fuzz.sh
 
-bench: ## relay benchmark, direct vs relayed, both transports: table + BENCH_OUT (BENCH_ARGS=-quick for a smoke run)
+bench: ## relay benchmark, direct vs relayed, both transports at RTT 0 and 50 ms: table + BENCH_OUT (BENCH_ARGS=-quick for a smoke run, -rtt 50ms for one RTT)
 	$(GO) run ./bench/relaybench -out $(BENCH_OUT) $(BENCH_ARGS)
 
 lint: ## gofmt must list nothing; go vet must pass; shell and node scripts must parse

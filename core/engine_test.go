@@ -957,3 +957,50 @@ func TestRetryAfterClampedAndReconnectNowWaits(t *testing.T) {
 		}
 	})
 }
+
+// Issue 11 #6: when the uplink refuses output for its backlog (a stalled gateway), the
+// streaming job stops and its terminal answer says why; a final answer that does not
+// fit is replaced by an error answer. Every request still gets exactly one answer.
+func TestUplinkBacklogAbortsJobWithReason(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startRig(t, newDialer().ok(), nil)
+		be := r.be["gpu-1"]
+		be.deltas = []backends.Delta{{Kind: backends.KindContent, Text: "a"}, {Kind: backends.KindContent, Text: "b"}, {Kind: backends.KindContent, Text: "c"}}
+		c := r.conn()
+		backlog := fmt.Errorf("%w (test)", transport.ErrBacklog)
+		c.mu.Lock()
+		c.refuse = func(m protocol.Message) error {
+			switch m := m.(type) {
+			case *protocol.InferenceChunk:
+				if m.Delta == "b" {
+					return backlog
+				}
+			case *protocol.InferenceResponse:
+				return backlog
+			}
+			return nil
+		}
+		c.mu.Unlock()
+		msgs := `[{"role":"user","content":"hi"}]`
+		c.in <- inferReq("s1", map[string]any{"model": "llama3:8b", "stream": true, "messages": rawJSON(msgs)})
+		synctest.Wait()
+		c.in <- inferReq("n1", map[string]any{"model": "llama3:8b", "messages": rawJSON(msgs)})
+		synctest.Wait()
+		for _, id := range []string{"s1", "n1"} {
+			ts := c.terminals(id)
+			if len(ts) != 1 {
+				t.Fatalf("%s: %d terminal answers, want 1", id, len(ts))
+			}
+			e, ok := ts[0].(*protocol.InferenceError)
+			if !ok || !strings.Contains(e.Error, "uplink backlog full") {
+				t.Errorf("%s answered %#v; want an error naming the uplink backlog", id, ts[0])
+			}
+		}
+		sent, _, _, _ := c.snapshot()
+		for _, m := range sent {
+			if ch, ok := m.(*protocol.InferenceChunk); ok && ch.Delta == "c" {
+				t.Error("the job kept streaming after the uplink refused its output")
+			}
+		}
+	})
+}

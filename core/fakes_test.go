@@ -29,6 +29,7 @@ type fakeConn struct {
 	closed     bool
 	done       chan struct{}
 	endErr     error
+	refuse     func(protocol.Message) error // guarded by mu: Send's answer to a message (nil: take it)
 }
 
 func newFakeConn(kind string) *fakeConn {
@@ -101,6 +102,11 @@ func (c *fakeConn) Send(m protocol.Message) error {
 	defer c.mu.Unlock()
 	if c.closed {
 		return transport.ErrClosed
+	}
+	if c.refuse != nil {
+		if err := c.refuse(m); err != nil {
+			return err
+		}
 	}
 	c.sent = append(c.sent, m)
 	return nil

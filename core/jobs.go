@@ -13,6 +13,7 @@ import (
 
 	"github.com/pin-client/pin-client/backends"
 	"github.com/pin-client/pin-client/core/protocol"
+	"github.com/pin-client/pin-client/core/transport"
 )
 
 // Errors that become job answers. wireError is the one place that maps errors to the
@@ -127,10 +128,32 @@ func (j *job) done() {
 }
 
 // send delivers a terminal answer; if the link is gone it is lost (no resume protocol).
+// An answer refused for the uplink backlog (a stalled gateway, issue 11 #6) is replaced
+// by an error answer saying so, which the transport always takes.
 func (s *session) send(m protocol.Message) {
-	if err := s.conn.Send(m); err != nil {
-		s.log.Warn("answer lost: gateway link closed", "type", m.MsgType())
+	err := s.conn.Send(m)
+	if errors.Is(err, transport.ErrBacklog) {
+		switch r := m.(type) {
+		case *protocol.InferenceResponse:
+			err = s.conn.Send(&protocol.InferenceError{RequestID: r.RequestID, Error: s.wireError(err, 0)})
+		case *protocol.TTSResponse:
+			err = s.conn.Send(&protocol.TTSError{RequestID: r.RequestID, Error: s.wireError(err, 0)})
+		}
 	}
+	if err != nil {
+		s.log.Warn("answer lost", "type", m.MsgType(), "err", err)
+	}
+}
+
+// uplinkPosts sizes the SSE uplink's parallel POSTs: one per job that can stream at
+// once (-n, and no more than the nodes' capacities), plus two for refusals and
+// interviews; the transport caps it.
+func (e *Engine) uplinkPosts() int {
+	capacity := 0
+	for _, n := range e.nodes {
+		capacity += max(1, n.cfg.Capacity)
+	}
+	return min(e.opts.Threads, capacity) + 2
 }
 
 // intake counts a job and builds the function that answers it with an error (and reports

@@ -58,7 +58,8 @@ type session struct {
 func (e *Engine) runSession(ctx, quit context.Context) (res sessionResult) {
 	e.setState(StateConnecting, "", time.Time{})
 	kind := transportOf(e.cfg)
-	to := transport.Options{ServerURL: e.cfg.ServerURL, ClientID: e.cfg.ClientID, Secret: e.opts.Secret, Logger: e.log}
+	to := transport.Options{ServerURL: e.cfg.ServerURL, ClientID: e.cfg.ClientID, Secret: e.opts.Secret, Logger: e.log,
+		UplinkPosts: e.uplinkPosts()}
 	conn, err := e.opts.Dial(ctx, kind, to)
 	var hs *transport.HandshakeError
 	if err != nil && kind == transport.SSE && errors.As(err, &hs) && ctx.Err() == nil {

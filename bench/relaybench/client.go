@@ -27,6 +27,8 @@ type streamResult struct {
 	// Relayed streams, from the gateway's records (see annotate; 0 if unknown).
 	GatewayOut   int64 // gateway sent the INFERENCE_REQUEST
 	GatewayFirst int64 // gateway received the first INFERENCE_CHUNK
+	// Gaps are the times between consecutive content events at the consumer.
+	Gaps []time.Duration
 }
 
 func (r streamResult) ttft() time.Duration { return time.Duration(r.First - r.Start) }
@@ -83,7 +85,17 @@ func (t *target) stream(ctx context.Context, reg *registry, n int) (streamResult
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return res, fmt.Errorf("%s: HTTP %s: %s", t.name, resp.Status, bytes.TrimSpace(b))
 	}
-	bytesIn, done, err := readSSE(resp.Body, func() { res.First = since() })
+	var last int64
+	res.Gaps = make([]time.Duration, 0, n)
+	bytesIn, done, err := readSSE(resp.Body, func() {
+		now := since()
+		if res.First == 0 {
+			res.First = now
+		} else {
+			res.Gaps = append(res.Gaps, time.Duration(now-last))
+		}
+		last = now
+	})
 	res.End = since()
 	res.Tokens = bytesIn / len(tokenText)
 	res.BackendIn, res.BackendFirst = rec.backendIn.Load(), rec.backendFirst.Load()
@@ -107,11 +119,10 @@ var (
 )
 
 // readSSE reads an OpenAI chat-completion SSE stream and returns the number of content
-// bytes. first is called once, when the first non-empty content arrives. Content is
-// located by its key; tokens never contain quotes or escapes.
-func readSSE(r io.Reader, first func()) (content int, done bool, err error) {
+// bytes. event is called for every event that carries non-empty content, as it is
+// parsed. Content is located by its key; tokens never contain quotes or escapes.
+func readSSE(r io.Reader, event func()) (content int, done bool, err error) {
 	br := bufio.NewReaderSize(r, 32<<10)
-	seen := false
 	for {
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
@@ -125,6 +136,7 @@ func readSSE(r io.Reader, first func()) (content int, done bool, err error) {
 			case bytes.HasPrefix(p, errorPayload):
 				return content, done, fmt.Errorf("%w: %s", errStreamEvent, p)
 			default:
+				seen := false
 				for {
 					i := bytes.Index(p, contentKey)
 					if i < 0 {
@@ -137,7 +149,7 @@ func readSSE(r io.Reader, first func()) (content int, done bool, err error) {
 					}
 					if j > 0 && !seen {
 						seen = true
-						first()
+						event()
 					}
 					content += j
 					p = p[j:]

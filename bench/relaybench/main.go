@@ -1,10 +1,21 @@
 // Command relaybench measures what the PIN relay costs, side by side on one machine:
 // a consumer streaming straight from a fake OpenAI-compatible backend (direct) against
 // the same consumer going through the local PIN gateway and the real pin-clientd to the
-// same backend (relayed), once per operator transport (sse, ws).
+// same backend (relayed), once per operator transport (sse, ws, and sse-h2: SSE over
+// TLS with HTTP/2 offered) and per round trip between pin-clientd and the gateway
+// (-rtt, default 0 and 50 ms: a delay proxy on 127.0.0.1 holds every byte RTT/2 in each
+// direction, order kept, no bandwidth limit).
 //
-//	go run ./bench/relaybench -out bench/results.json     # full run, about a minute
-//	go run ./bench/relaybench -quick                       # smoke run, under 30 s
+//	go run ./bench/relaybench -out bench/results.json     # full run, a few minutes
+//	go run ./bench/relaybench -quick                       # smoke run (sse, ws), about 20 s plus the build
+//	go run ./bench/relaybench -rtt 50ms -transports sse    # one run
+//
+// At RTT 0 the sse and ws runs measure P1–P5; every run measures a burst (64 paced
+// streams started at once, direct and relayed at the same time) and a steady load (64
+// consumers each sending the next request when the last ends, direct and relayed at the
+// same time): relayed ÷ direct tokens/s, added time to first token and pin-clientd's
+// share of it (added − RTT), the gap between content events at the consumer, uplink
+// messages (SSE: POSTs) per token, and how late the daemon's heartbeats arrive.
 //
 // Everything but the daemon runs in this process: the fake backend (bench/relaybench's
 // own lean vLLM look-alike with a configurable time to first token and inter-token
@@ -22,6 +33,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -71,15 +83,20 @@ type plan struct {
 	IdleSettle   time.Duration `json:"idle_settle_ns"`
 	Threads      int           `json:"threads"` // -n
 	NodeCapacity int           `json:"node_capacity"`
+	// SteadyDuration is the steady-load window (closed loop of PacedTokens streams);
+	// a full run stretches it past the daemon's first heartbeat tick.
+	SteadyDuration time.Duration `json:"steady_duration_ns"`
 }
 
 var (
 	fullPlan = plan{Streams: 64, TTFT: 20 * time.Millisecond, TokenDelay: 20 * time.Millisecond,
 		P1Tokens: 10, P1Duration: 6 * time.Second, P1Rounds: 3, PacedTokens: 150, FullTokens: 1000,
-		P4Streams: 256, P4Tokens: 100, P5Runs: 5, IdleSettle: 2 * time.Second, Threads: 256, NodeCapacity: 256}
+		P4Streams: 256, P4Tokens: 100, P5Runs: 5, IdleSettle: 2 * time.Second, Threads: 256, NodeCapacity: 256,
+		SteadyDuration: 10 * time.Second}
 	quickPlan = plan{Streams: 64, TTFT: 20 * time.Millisecond, TokenDelay: 20 * time.Millisecond,
 		P1Tokens: 10, P1Duration: 1500 * time.Millisecond, P1Rounds: 1, PacedTokens: 25, FullTokens: 100,
-		P4Streams: 256, P4Tokens: 25, P5Runs: 1, IdleSettle: 500 * time.Millisecond, Threads: 256, NodeCapacity: 256}
+		P4Streams: 256, P4Tokens: 25, P5Runs: 1, IdleSettle: 500 * time.Millisecond, Threads: 256, NodeCapacity: 256,
+		SteadyDuration: 1500 * time.Millisecond}
 )
 
 // Targets (issue 4).
@@ -102,9 +119,12 @@ type Report struct {
 	Plan       plan                     `json:"plan"`
 	DaemonEnv  []string                 `json:"daemon_env,omitempty"`
 	Transports map[string]*TransportRun `json:"transports"`
-	Checks     []Check                  `json:"checks"`
-	AllPass    bool                     `json:"all_pass"`
-	Seconds    float64                  `json:"seconds"`
+	// Latency has one entry per run (transport × round trip): burst and steady load.
+	RTTs    []float64     `json:"rtts_ms"`
+	Latency []*LatencyRun `json:"latency"`
+	Checks  []Check       `json:"checks"`
+	AllPass bool          `json:"all_pass"`
+	Seconds float64       `json:"seconds"`
 }
 
 // Machine describes where the numbers come from.
@@ -236,6 +256,7 @@ type options struct {
 	verbose    bool
 	perfDir    string
 	env        envList
+	rtts       []time.Duration
 }
 
 // envList is a repeatable KEY=VALUE flag.
@@ -262,7 +283,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.out, "out", "", "write the JSON report to this file (e.g. bench/results.json)")
 	fs.BoolVar(&o.quick, "quick", false, "short smoke run (< 30 s): fewer and shorter streams; numbers are rough")
 	fs.StringVar(&o.daemonBin, "daemon", "", "use this pin-clientd binary instead of building ./cmd/pin-clientd")
-	tr := fs.String("transports", "sse,ws", "comma-separated transports to measure")
+	tr := fs.String("transports", "sse,ws,sse-h2", "comma-separated runs: sse, ws, and sse-h2 (SSE over TLS, HTTP/2 offered; not in -quick unless named)")
+	rtts := fs.String("rtt", "0,50ms", "comma-separated round trips added between pin-clientd and the gateway by a delay proxy (0: none)")
 	fs.BoolVar(&o.failOnMiss, "fail-on-miss", false, "exit 1 when a target is missed")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (daemon logs, configs) and print its path")
 	fs.BoolVar(&o.verbose, "v", false, "log progress to stderr")
@@ -274,14 +296,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q; run with -h for the flags", fs.Arg(0))
 	}
+	trSet := false
+	fs.Visit(func(f *flag.Flag) { trSet = trSet || f.Name == "transports" })
 	for _, t := range strings.Split(*tr, ",") {
 		t = strings.TrimSpace(t)
-		if t != pintest.TransportSSE && t != pintest.TransportWS {
-			return fmt.Errorf("-transports: %q is not a transport; use sse, ws or sse,ws", t)
+		if t != pintest.TransportSSE && t != pintest.TransportWS && t != runSSEH2 {
+			return fmt.Errorf("-transports: %q is not a transport; use sse, ws, sse-h2 (SSE over TLS with HTTP/2) or a list such as sse,ws", t)
+		}
+		if t == runSSEH2 && o.quick && !trSet {
+			continue // the CI smoke run stays short
 		}
 		if !slices.Contains(o.transports, t) {
 			o.transports = append(o.transports, t)
 		}
+	}
+	var err error
+	if o.rtts, err = parseRTTs(*rtts); err != nil {
+		return err
 	}
 	if runtime.GOOS != "linux" {
 		return fmt.Errorf("relaybench reads /proc for the daemon's CPU and memory: run it on Linux (this is %s)", runtime.GOOS)
@@ -338,18 +369,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("-perf: %w", err)
 		}
 	}
-	b := &bench{log: log, plan: p, bin: bin, work: work, fake: fake, reg: reg, direct: direct, perfDir: o.perfDir, env: o.env}
-	for _, t := range o.transports {
-		tr, err := b.transport(ctx, t)
-		if err != nil {
-			return fmt.Errorf("%s: %w", t, err)
+	b := &bench{log: log, plan: p, bin: bin, work: work, fake: fake, reg: reg, direct: direct, perfDir: o.perfDir, env: o.env, quick: o.quick}
+	var fullOrder []string
+	for _, rtt := range o.rtts {
+		rep.RTTs = append(rep.RTTs, ms(rtt))
+		for _, t := range o.transports {
+			tr, lat, err := b.transport(ctx, t, rtt)
+			if err != nil {
+				return fmt.Errorf("%s at RTT %v: %w", t, rtt, err)
+			}
+			if tr != nil {
+				rep.Transports[t] = tr
+				fullOrder = append(fullOrder, t)
+			}
+			rep.Latency = append(rep.Latency, lat)
 		}
-		rep.Transports[t] = tr
 	}
 	rep.Machine.LoadEnd = loadavg()
 	rep.Seconds = time.Since(begin).Seconds()
-	rep.Checks, rep.AllPass = checks(o.transports, rep.Transports)
-	printTable(stdout, rep, o.transports)
+	rep.Checks, rep.AllPass = checks(fullOrder, rep.Transports)
+	for _, l := range rep.Latency {
+		for _, c := range latencyChecks(l) {
+			rep.Checks = append(rep.Checks, c)
+			rep.AllPass = rep.AllPass && c.Pass
+		}
+	}
+	printTable(stdout, rep, fullOrder)
 	if o.out != "" {
 		if err := writeJSON(o.out, rep); err != nil {
 			return err
@@ -374,17 +419,26 @@ type bench struct {
 	// perfDir, if set, gets a perf recording of the daemon per measured phase.
 	perfDir string
 	env     []string // extra daemon environment (-daemon-env)
+	quick   bool
 }
 
 const clientID = "op_relaybench"
 
-// gateway starts a fresh local gateway with a random secret.
-func (b *bench) gateway() (*pintest.Gateway, string, error) {
+// gateway starts a fresh local gateway with a random secret on 127.0.0.1 (plain HTTP).
+func (b *bench) gateway() (*pintest.Gateway, string, error) { return b.newGateway(true) }
+
+// newGateway makes a gateway with a random secret, listening on 127.0.0.1 when listen,
+// else for the caller to serve (tlsGateway).
+func (b *bench) newGateway(listen bool) (*pintest.Gateway, string, error) {
 	buf := make([]byte, 16)
 	_, _ = rand.Read(buf)
 	secret := "pin_sk_bench_" + hex.EncodeToString(buf)
-	gw, err := pintest.Listen("127.0.0.1:0", pintest.Options{ClientID: clientID, Secret: secret,
-		QueueTimeout: 30 * time.Second, MaxFrames: 100000}) // annotate reads a P1 window's records
+	opts := pintest.Options{ClientID: clientID, Secret: secret,
+		QueueTimeout: 30 * time.Second, MaxFrames: 200000} // annotate and chunk counts read a phase's records
+	if !listen {
+		return pintest.NewGateway(opts), secret, nil
+	}
+	gw, err := pintest.Listen("127.0.0.1:0", opts)
 	if err != nil {
 		return nil, "", err
 	}
@@ -394,7 +448,13 @@ func (b *bench) gateway() (*pintest.Gateway, string, error) {
 // launch writes a config for nodes nodes and starts the daemon against gw; it returns
 // once every node is registered, with the time that took from process start.
 func (b *bench) launch(ctx context.Context, gw *pintest.Gateway, secret, transport string, nodes int, name string) (*daemon, time.Duration, error) {
-	cfg, err := daemonConfig(clientID, gw.URL(), transport, b.fake.URL, nodes, b.plan.NodeCapacity)
+	return b.launchAt(ctx, gw, gw.URL(), nil, secret, transport, nodes, name)
+}
+
+// launchAt is launch with the daemon's serverUrl (a delay proxy in front of gw, say) and
+// extra environment.
+func (b *bench) launchAt(ctx context.Context, gw *pintest.Gateway, server string, env []string, secret, transport string, nodes int, name string) (*daemon, time.Duration, error) {
+	cfg, err := daemonConfig(clientID, server, transport, b.fake.URL, nodes, b.plan.NodeCapacity)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -402,7 +462,7 @@ func (b *bench) launch(ctx context.Context, gw *pintest.Gateway, secret, transpo
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 		return nil, 0, err
 	}
-	d, err := startDaemon(b.bin, b.work, cfgPath, secret, b.plan.Threads, b.env, filepath.Join(b.work, name+".log"))
+	d, err := startDaemon(b.bin, b.work, cfgPath, secret, b.plan.Threads, append(slices.Clone(b.env), env...), filepath.Join(b.work, name+".log"))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -425,148 +485,242 @@ func (b *bench) launch(ctx context.Context, gw *pintest.Gateway, secret, transpo
 	return d, time.Since(d.started), nil
 }
 
-// transport runs every phase against one transport.
-func (b *bench) transport(ctx context.Context, transport string) (*TransportRun, error) {
+// transport runs the phases of one run: name is sse, ws or sse-h2 (SSE over TLS with
+// HTTP/2 offered), rtt the round trip the delay proxy adds between pin-clientd and the
+// gateway (none at 0). The full set (P1–P5, the steady load) runs for sse and ws at RTT
+// 0; otherwise only what a round trip changes: the steady load and the burst. The
+// TransportRun is nil for those.
+func (b *bench) transport(ctx context.Context, name string, rtt time.Duration) (*TransportRun, *LatencyRun, error) {
 	p := b.plan
+	transport := strings.TrimSuffix(name, "-h2")
+	useTLS := name == runSSEH2
+	full := rtt == 0 && !useTLS
 	out := &TransportRun{}
-	log := b.log.With("transport", transport)
+	lat := &LatencyRun{Name: name, RTTMs: ms(rtt), TLS: useTLS, GatewayConns: -1}
+	log := b.log.With("transport", name, "rtt", rtt)
 
-	gw, secret, err := b.gateway()
-	if err != nil {
-		return nil, err
+	var (
+		gw       *pintest.Gateway
+		secret   string
+		relayed  *target
+		env      []string
+		closeGW  func()
+		err      error
+		gwAddr   string
+		hbSSE    = transport == pintest.TransportSSE
+		tag      = fmt.Sprintf("%s-%dms", name, rtt.Milliseconds())
+		proxy    *delayProxy
+		chunkCnt *chunkCounter
+	)
+	if useTLS {
+		var certFile string
+		var tc *tls.Config
+		gw, secret, certFile, tc, closeGW, err = b.tlsGateway()
+		if err != nil {
+			return nil, nil, err
+		}
+		relayed = newTLSTarget("relayed", gw.HTTPURL(), tc)
+		env = []string{"SSL_CERT_FILE=" + certFile}
+	} else {
+		gw, secret, err = b.gateway()
+		if err != nil {
+			return nil, nil, err
+		}
+		closeGW = gw.Close
+		relayed = newTarget("relayed", gw.HTTPURL())
 	}
-	defer gw.Close()
-	relayed := newTarget("relayed", gw.HTTPURL())
+	defer closeGW()
 	defer relayed.close()
+	gwAddr = hostPort(gw.HTTPURL())
+	if rtt > 0 {
+		if proxy, err = startProxy(gwAddr, rtt/2); err != nil {
+			return nil, nil, fmt.Errorf("delay proxy: %w", err)
+		}
+		defer proxy.close()
+		gwAddr = proxy.Addr()
+	}
 
 	log.Info("starting pin-clientd", "nodes", 1)
-	d, _, err := b.launch(ctx, gw, secret, transport, 1, "daemon-"+transport)
+	hb := watchHeartbeats(gw)
+	d, _, err := b.launchAt(ctx, gw, serverURL(gwAddr, useTLS), env, secret, transport, 1, "daemon-"+tag)
 	if err != nil {
-		return nil, err
+		hb.lateness(gw, hbSSE, rtt)
+		return nil, nil, err
 	}
 	defer d.stop()
+	registered := time.Now()
 
 	// P4 idle: registered, no job yet.
-	if sleepUntil(ctx, time.Now().Add(p.IdleSettle)) != nil {
-		return nil, ctx.Err()
+	if full {
+		if sleepUntil(ctx, time.Now().Add(p.IdleSettle)) != nil {
+			return nil, nil, ctx.Err()
+		}
+		idle, _, err := procMem(d.pid())
+		if err != nil {
+			return nil, nil, fmt.Errorf("daemon memory: %w", err)
+		}
+		out.P4.IdleMB = mb(idle)
 	}
-	idle, _, err := procMem(d.pid())
-	if err != nil {
-		return nil, fmt.Errorf("daemon memory: %w", err)
-	}
-	out.P4.IdleMB = mb(idle)
 
 	// Warm both paths' connection pools (consumer→gateway, daemon→backend, consumer→backend).
 	b.fake.setPace(pace{})
 	for _, t := range []*target{b.direct, relayed} {
 		if _, err := runConcurrent(ctx, t, b.reg, p.Streams, 5); err != nil {
-			return nil, fmt.Errorf("warm-up: %w", err)
+			return nil, nil, fmt.Errorf("warm-up: %w", err)
 		}
 	}
-
-	// P1: closed loop, streams in flight at all times. Direct and relayed windows
-	// alternate (D R, R D, …) so that load from elsewhere on the machine hits both alike.
-	log.Info("P1 time to first token", "streams", p.Streams, "seconds", p.P1Duration.Seconds())
 	b.fake.setPace(pace{TTFT: p.TTFT, TokenDelay: p.TokenDelay})
-	period := p.TTFT + time.Duration(p.P1Tokens-1)*p.TokenDelay
 	var dr, rr []streamResult
-	var dconns, rconns int64
-	var rcpu time.Duration
-	window := p.P1Duration / time.Duration(p.P1Rounds)
-	stopPerf, err := b.perf(d, transport+"-p1")
-	if err != nil {
-		return nil, err
-	}
-	for round := range p.P1Rounds {
-		order := []*target{b.direct, relayed}
-		if round%2 == 1 {
-			order = []*target{relayed, b.direct}
+	if full {
+		// P1: closed loop, streams in flight at all times. Direct and relayed windows
+		// alternate (D R, R D, …) so that load from elsewhere on the machine hits both alike.
+		log.Info("P1 time to first token", "streams", p.Streams, "seconds", p.P1Duration.Seconds())
+		period := p.TTFT + time.Duration(p.P1Tokens-1)*p.TokenDelay
+		var dconns, rconns int64
+		var rcpu time.Duration
+		window := p.P1Duration / time.Duration(p.P1Rounds)
+		stopPerf, err := b.perf(d, transport+"-p1")
+		if err != nil {
+			return nil, nil, err
 		}
-		for _, t := range order {
-			conns := b.fake.conns.Load()
-			cpu0, err := procCPU(d.pid())
-			if err != nil {
-				return nil, err
+		for round := range p.P1Rounds {
+			order := []*target{b.direct, relayed}
+			if round%2 == 1 {
+				order = []*target{relayed, b.direct}
 			}
-			rs, err := runClosedLoop(ctx, t, b.reg, p.Streams, p.P1Tokens, period, window)
-			if err != nil {
-				return nil, fmt.Errorf("P1 %s: %w", t.name, err)
-			}
-			cpu1, err := procCPU(d.pid())
-			if err != nil {
-				return nil, err
-			}
-			conns = b.fake.conns.Load() - conns
-			if t == b.direct {
-				dconns += conns
-				dr = append(dr, rs...)
-			} else {
-				rconns += conns
-				rcpu += cpu1 - cpu0
-				annotate(gw, rs)
-				rr = append(rr, rs...)
+			for _, t := range order {
+				conns := b.fake.conns.Load()
+				cpu0, err := procCPU(d.pid())
+				if err != nil {
+					return nil, nil, err
+				}
+				rs, err := runClosedLoop(ctx, t, b.reg, p.Streams, p.P1Tokens, period, window)
+				if err != nil {
+					return nil, nil, fmt.Errorf("P1 %s: %w", t.name, err)
+				}
+				cpu1, err := procCPU(d.pid())
+				if err != nil {
+					return nil, nil, err
+				}
+				conns = b.fake.conns.Load() - conns
+				if t == b.direct {
+					dconns += conns
+					dr = append(dr, rs...)
+				} else {
+					rconns += conns
+					rcpu += cpu1 - cpu0
+					annotate(gw, rs)
+					rr = append(rr, rs...)
+				}
 			}
 		}
+		stopPerf()
+		out.P1 = p1(dr, rr)
+		out.P1.DirectBackendConnsPerStream = float64(dconns) / float64(max(1, len(dr)))
+		out.P1.RelayedBackendConnsPerStream = float64(rconns) / float64(max(1, len(rr)))
+		out.P1.DaemonCPUPerStreamUs = float64(rcpu.Nanoseconds()) / 1e3 / float64(max(1, len(rr)))
 	}
-	stopPerf()
-	out.P1 = p1(dr, rr)
-	out.P1.DirectBackendConnsPerStream = float64(dconns) / float64(max(1, len(dr)))
-	out.P1.RelayedBackendConnsPerStream = float64(rconns) / float64(max(1, len(rr)))
-	out.P1.DaemonCPUPerStreamUs = float64(rcpu.Nanoseconds()) / 1e3 / float64(max(1, len(rr)))
 
 	// P3 paced (and P2 paced): first direct alone (the harness's cost of a token, for
 	// scale), then 64 streams at 50 tok/s direct and 64 relayed at the same time, so both
 	// see the same machine.
 	log.Info("P3 paced throughput", "streams", p.Streams, "tokens", p.PacedTokens)
-	var hcpu time.Duration
-	hcpu, err = selfCPU(func() error {
-		var e error
-		dr, e = runConcurrent(ctx, b.direct, b.reg, p.Streams, p.PacedTokens)
-		return e
-	})
-	if err != nil {
-		return nil, fmt.Errorf("P3 paced direct alone: %w", err)
+	if full {
+		hcpu, err := selfCPU(func() error {
+			var e error
+			dr, e = runConcurrent(ctx, b.direct, b.reg, p.Streams, p.PacedTokens)
+			return e
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("P3 paced direct alone: %w", err)
+		}
+		out.P2.HarnessDirectPacedUsPerToken = perToken(hcpu, dr)
 	}
-	out.P2.HarnessDirectPacedUsPerToken = perToken(hcpu, dr)
 	var derr error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		dr, derr = runConcurrent(ctx, b.direct, b.reg, p.Streams, p.PacedTokens)
 	}()
-	rr, cpu, err := b.measured(ctx, d, relayed, p.Streams, p.PacedTokens, transport+"-paced")
+	chunkCnt = countChunks(gw)
+	rr, cpu, err := b.measured(ctx, d, relayed, p.Streams, p.PacedTokens, tag+"-paced")
 	<-done
 	if err != nil {
-		return nil, fmt.Errorf("P3 paced relayed: %w", err)
+		return nil, nil, fmt.Errorf("P3 paced relayed: %w", err)
 	}
 	if derr != nil {
-		return nil, fmt.Errorf("P3 paced direct: %w", derr)
+		return nil, nil, fmt.Errorf("P3 paced direct: %w", derr)
 	}
 	_, out.P3.PacedDirectTokS = throughput(dr)
 	out.P2.PacedTokens, out.P3.PacedRelayedTokS = throughput(rr)
 	out.P3.PacedRatio = out.P3.PacedRelayedTokS / out.P3.PacedDirectTokS
 	out.P2.PacedCPUMs = ms(cpu)
 	out.P2.PacedUsPerToken = float64(cpu.Nanoseconds()) / 1e3 / float64(out.P2.PacedTokens)
+	lat.Burst = phase(dr, rr, rtt, chunkCnt.count(), cpu)
+
+	// Steady load: p.Streams consumers each direct and relayed, back to back, at the
+	// same time. In a full run it lasts until the daemon's first heartbeat tick is past,
+	// so the tick is measured under load.
+	window := p.SteadyDuration
+	if !b.quick {
+		window = max(window, time.Until(registered.Add(heartbeatEvery+time.Second)))
+	}
+	log.Info("steady load", "streams", p.Streams, "tokens", p.PacedTokens, "seconds", window.Seconds())
+	streamTime := p.TTFT + time.Duration(p.PacedTokens)*p.TokenDelay
+	chunkCnt = countChunks(gw)
+	var sdr []streamResult
+	done = make(chan struct{})
+	go func() {
+		defer close(done)
+		sdr, derr = runClosedLoop(ctx, b.direct, b.reg, p.Streams, p.PacedTokens, streamTime, window)
+	}()
+	cpu0, err := procCPU(d.pid())
+	if err != nil {
+		return nil, nil, err
+	}
+	srr, err := runClosedLoop(ctx, relayed, b.reg, p.Streams, p.PacedTokens, streamTime, window)
+	<-done
+	if err != nil {
+		return nil, nil, fmt.Errorf("steady relayed: %w", err)
+	}
+	if derr != nil {
+		return nil, nil, fmt.Errorf("steady direct: %w", derr)
+	}
+	cpu1, err := procCPU(d.pid())
+	if err != nil {
+		return nil, nil, err
+	}
+	lat.Steady = phase(sdr, srr, rtt, chunkCnt.count(), cpu1-cpu0)
+	if proxy != nil {
+		lat.GatewayConns = proxy.conns.Load()
+	}
+	if !full {
+		lat.HeartbeatLateMs, lat.Ticks = latenessMs(hb, gw, hbSSE, rtt)
+		if err := d.alive(); err != nil {
+			return nil, nil, err
+		}
+		return nil, lat, d.stop()
+	}
 
 	// P3 full speed (and P2 full speed).
 	log.Info("P3 full-speed throughput", "streams", p.Streams, "tokens", p.FullTokens)
 	b.fake.setPace(pace{})
-	hcpu, err = selfCPU(func() error {
+	hcpu, err := selfCPU(func() error {
 		var e error
 		dr, e = runConcurrent(ctx, b.direct, b.reg, p.Streams, p.FullTokens)
 		return e
 	})
 	if err != nil {
-		return nil, fmt.Errorf("P3 full direct: %w", err)
+		return nil, nil, fmt.Errorf("P3 full direct: %w", err)
 	}
 	out.P2.HarnessDirectFullUsPerToken = perToken(hcpu, dr)
 	hcpu, err = selfCPU(func() error {
 		var e error
-		rr, cpu, e = b.measured(ctx, d, relayed, p.Streams, p.FullTokens, transport+"-full")
+		rr, cpu, e = b.measured(ctx, d, relayed, p.Streams, p.FullTokens, tag+"-full")
 		return e
 	})
 	if err != nil {
-		return nil, fmt.Errorf("P3 full relayed: %w", err)
+		return nil, nil, fmt.Errorf("P3 full relayed: %w", err)
 	}
 	out.P2.HarnessRelayedFullUsPerToken = perToken(hcpu, rr)
 	_, out.P3.FullDirectTokS = throughput(dr)
@@ -583,15 +737,16 @@ func (b *bench) transport(ctx context.Context, transport string) (*TransportRun,
 	_, err = runConcurrent(ctx, relayed, b.reg, p.P4Streams, p.P4Tokens)
 	peak := s.stop()
 	if err != nil {
-		return nil, fmt.Errorf("P4: %w", err)
+		return nil, nil, fmt.Errorf("P4: %w", err)
 	}
 	out.P4.Streams, out.P4.PeakMB, out.P4.BackendConcurrent = p.P4Streams, mb(peak), b.fake.maxIn.Load()
 
+	lat.HeartbeatLateMs, lat.Ticks = latenessMs(hb, gw, hbSSE, rtt)
 	if err := d.alive(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := d.stop(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if cpu, rss, ok := exitUsage(d.cmd.ProcessState); ok {
 		out.DaemonCPUTotalMs, out.DaemonMaxRSSMB = ms(cpu), mb(rss)
@@ -604,7 +759,7 @@ func (b *bench) transport(ctx context.Context, transport string) (*TransportRun,
 	for i := range p.P5Runs {
 		gw5, secret5, err := b.gateway()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		d5, took, err := b.launch(ctx, gw5, secret5, transport, 3, fmt.Sprintf("startup-%s-%d", transport, i))
 		if err == nil {
@@ -612,13 +767,19 @@ func (b *bench) transport(ctx context.Context, transport string) (*TransportRun,
 		}
 		gw5.Close()
 		if err != nil {
-			return nil, fmt.Errorf("P5: %w", err)
+			return nil, nil, fmt.Errorf("P5: %w", err)
 		}
 		runs = append(runs, took)
 		out.P5.RunsMs = append(out.P5.RunsMs, ms(took))
 	}
 	out.P5.MedianMs, out.P5.MaxMs = ms(percentile(runs, 0.5)), ms(percentile(runs, 1))
-	return out, nil
+	return out, lat, nil
+}
+
+// latenessMs is heartbeatWatch.lateness in milliseconds.
+func latenessMs(hb *heartbeatWatch, gw *pintest.Gateway, sse bool, rtt time.Duration) (float64, int) {
+	late, ticks := hb.lateness(gw, sse, rtt)
+	return ms(late), ticks
 }
 
 // selfCPU runs f and returns the CPU time this process used meanwhile.
@@ -719,6 +880,32 @@ func printTable(w io.Writer, rep *Report, order []string) {
 	fmt.Fprintf(w, "relay benchmark (%s), %d CPUs %s, %s, load %s → %s, %.0f s\n",
 		map[bool]string{true: "quick", false: "full"}[rep.Quick], rep.Machine.NProc, rep.Machine.CPU,
 		rep.Machine.GoVersion, rep.Machine.LoadStart, rep.Machine.LoadEnd, rep.Seconds)
+	if len(order) > 0 {
+		printFull(w, rep, order)
+	}
+	printLatency(w, rep.Latency)
+	if rep.Quick && len(rep.Latency) > 0 {
+		fmt.Fprintf(w, "note: -quick streams are %d tokens (%.1f s), so a round trip weighs more in the ratios than in the full run's %d; heartbeats need the full run\n",
+			rep.Plan.PacedTokens, (rep.Plan.TTFT + time.Duration(rep.Plan.PacedTokens)*rep.Plan.TokenDelay).Seconds(), fullPlan.PacedTokens)
+	}
+	for _, t := range order {
+		if r := rep.Transports[t]; r.P4.BackendConcurrent < int64(r.P4.Streams) {
+			fmt.Fprintf(w, "note: %s: only %d of %d P4 streams were at the backend at once\n", t, r.P4.BackendConcurrent, r.P4.Streams)
+		}
+	}
+	if busy(rep.Machine) {
+		fmt.Fprintf(w, "note: the machine was busy (load average %s / %s on %d CPUs): latencies and CPU times are inflated\n",
+			rep.Machine.LoadStart, rep.Machine.LoadEnd, rep.Machine.NProc)
+	}
+	verdict := "all targets met"
+	if !rep.AllPass {
+		verdict = "some targets MISSED"
+	}
+	fmt.Fprintln(w, verdict)
+}
+
+// printFull prints the RTT-0 table of P1–P5, one column per transport in order.
+func printFull(w io.Writer, rep *Report, order []string) {
 	fmt.Fprintf(w, "%-44s", "metric")
 	for _, t := range order {
 		fmt.Fprintf(w, " %16s", t)
@@ -803,20 +990,6 @@ func printTable(w io.Writer, rep *Report, order []string) {
 	row("P5 start → 3 nodes registered, median (ms)", fmt.Sprintf("≤ %g", targetP5), func(r *TransportRun) (string, bool, bool) {
 		return fmt.Sprintf("%.0f", r.P5.MedianMs), true, r.P5.MedianMs <= targetP5
 	})
-	for _, t := range order {
-		if r := rep.Transports[t]; r.P4.BackendConcurrent < int64(r.P4.Streams) {
-			fmt.Fprintf(w, "note: %s: only %d of %d P4 streams were at the backend at once\n", t, r.P4.BackendConcurrent, r.P4.Streams)
-		}
-	}
-	if busy(rep.Machine) {
-		fmt.Fprintf(w, "note: the machine was busy (load average %s / %s on %d CPUs): latencies and CPU times are inflated\n",
-			rep.Machine.LoadStart, rep.Machine.LoadEnd, rep.Machine.NProc)
-	}
-	verdict := "all targets met"
-	if !rep.AllPass {
-		verdict = "some targets MISSED"
-	}
-	fmt.Fprintln(w, verdict)
 }
 
 func writeJSON(path string, rep *Report) error {

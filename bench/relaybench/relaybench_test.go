@@ -108,7 +108,7 @@ func TestReadSSE(t *testing.T) {
 		first   int
 	}{
 		{"tokens and done", role + "data: {\"choices\":[{\"delta\":{\"content\":\"tok \"}}]}\n\n" +
-			"data: {\"choices\":[{\"delta\":{\"content\":\"tok tok \"}}]}\n\ndata: [DONE]\n\n", 12, true, "", 1},
+			"data: {\"choices\":[{\"delta\":{\"content\":\"tok tok \"}}]}\n\ndata: [DONE]\n\n", 12, true, "", 2},
 		{"no done", role + "data: {\"choices\":[{\"delta\":{\"content\":\"ab\"}}]}\n\n", 2, false, "", 1},
 		{"empty content only", role + "data: [DONE]\n\n", 0, true, "", 0},
 		{"error event", role + `data: {"error":{"message":"boom"}}` + "\n\n", 0, false, "boom", 0},
@@ -125,7 +125,7 @@ func TestReadSSE(t *testing.T) {
 				return
 			}
 			if err != nil || n != tt.content || done != tt.done || firsts != tt.first {
-				t.Errorf("readSSE = %d, %v, %v (first called %d×); want %d, %v, nil (%d×)", n, done, err, firsts, tt.content, tt.done, tt.first)
+				t.Errorf("readSSE = %d, %v, %v (event called %d×); want %d, %v, nil (%d×)", n, done, err, firsts, tt.content, tt.done, tt.first)
 			}
 		})
 	}
@@ -257,6 +257,8 @@ func TestFlagErrors(t *testing.T) {
 		"-daemon-env GOMAXPROCS":            "is not KEY=VALUE",
 		"-daemon-env PIN_API_SECRET=x":      "set by the harness",
 		"-transports ws -daemon-env HOME=/": "set by the harness",
+		"-rtt fast":                         `"fast" is not a round trip`,
+		"-rtt -5ms":                         "out of range",
 	} {
 		var stderr bytes.Buffer
 		err := run(context.Background(), strings.Fields(args), io.Discard, &stderr)

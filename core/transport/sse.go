@@ -11,8 +11,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pin-client/pin-client/core/protocol"
@@ -22,9 +24,10 @@ import (
 const maxFrame = 64 << 20
 
 // sseConn is the SSE transport: one signed GET downlink read by one reader goroutine,
-// and one uplink worker that drains the data queue with chunk coalescing (§10.3).
-// Register, Heartbeat and AdvertiseModels POST directly from the caller, so a busy
-// uplink never delays the lease renewal (the production eviction incident of §10.3).
+// and the uplink (uplink.go): one FIFO per request, POSTs of different requests in
+// parallel, chunk coalescing (§10.3). Register, Heartbeat and AdvertiseModels POST
+// directly from the caller, so a busy uplink never delays the lease renewal (the
+// production eviction incident of §10.3).
 type sseConn struct {
 	o      Options
 	log    *slog.Logger
@@ -34,39 +37,70 @@ type sseConn struct {
 	linkCx context.Context // cancelled by Close; parent of every request
 	cancel context.CancelFunc
 
-	in    *inbox
-	lanes []*outQueue // uplink lanes; every message of one request goes to the same lane
-	once  sync.Once
-	wg    sync.WaitGroup
+	in   *inbox
+	up   *uplink
+	once sync.Once
+	wg   sync.WaitGroup // the reader
+
+	secretHash string     // hex(sha256(secret)): the signature's key, never logged
+	sigMu      sync.Mutex // guards sigUnix, sigTS, sig
+	sigUnix    int64      // the second sigTS and sig are for
+	sigTS, sig []string   // header values of that second (timestamps are in seconds)
+
+	// Header values shared by every request (never modified), so a POST does not
+	// allocate them.
+	hClientID, hToken []string
 }
 
-// uplinkLanes is how many uplink workers POST at once. Each lane is FIFO and a request's
-// messages always use the same lane, so a request's chunks still precede its result
-// (§10.3); lanes only let different requests' POSTs overlap, so 64 interleaved
-// streams do not queue behind one another's round trips.
-const uplinkLanes = 4
+var hJSON = []string{"application/json"}
+
+// sseIdleTimeout ends an SSE link whose downlink carried nothing at all for that long:
+// no event, no keep-alive comment (the gateway sends one every 15 s). Same rule as WS
+// (wsIdleTimeout): a silently dropped GET otherwise leaves the node "online" with
+// heartbeats succeeding on other connections and no job ever arriving.
+var sseIdleTimeout = 90 * time.Second
 
 // NewHTTPClient is the per-session SSE client: connect and TLS timeouts only, no overall
-// timeout (a 60 s total timeout once killed healthy streams, L15).
-func NewHTTPClient() *http.Client {
+// timeout (a 60 s total timeout once killed healthy streams, L15). HTTP/2 is used when
+// the gateway offers it over TLS (ALPN), multiplexing every POST on one connection;
+// otherwise HTTP/1.1 keeps up to posts+4 idle connections, one per uplink POST in
+// flight plus the downlink, heartbeat and register POSTs, so no POST pays a new
+// connection's handshake.
+func NewHTTPClient(posts int) *http.Client {
+	if posts <= 0 {
+		posts = DefaultUplinkPosts
+	}
+	return &http.Client{Transport: newHTTPTransport(posts)}
+}
+
+func newHTTPTransport(posts int) *http.Transport {
 	d := &net.Dialer{Timeout: ConnectTimeout, KeepAlive: 30 * time.Second}
-	return &http.Client{Transport: &http.Transport{
+	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           d.DialContext,
 		TLSHandshakeTimeout:   ConnectTimeout,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConnsPerHost:   2 * uplinkLanes, // lanes + heartbeat/register POSTs
+		ForceAttemptHTTP2:     true, // a custom DialContext would otherwise disable HTTP/2
+		MaxIdleConns:          min(posts, MaxUplinkPosts) + 4,
+		MaxIdleConnsPerHost:   min(posts, MaxUplinkPosts) + 4,
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
-	}}
+		// No "Accept-Encoding: gzip": a compressed event stream can sit in a proxy's
+		// compressor buffer, and the POST answers are a few bytes.
+		DisableCompression: true,
+		// HTTP/2 carries everything on one connection: ping it when nothing arrived for
+		// 30 s (the gateway's keep-alives come every 15 s) and drop it if the ping goes
+		// unanswered, so POSTs do not queue on a dead connection.
+		HTTP2: &http.HTTP2Config{SendPingTimeout: 30 * time.Second, PingTimeout: 15 * time.Second},
+	}
 }
 
 // DialSSE opens the downlink (GET {base}/stream/connect) and returns once the gateway
 // answered 2xx with a stream token.
 func DialSSE(ctx context.Context, o Options) (Conn, error) {
-	c := &sseConn{o: o, log: o.logger().With("transport", SSE), base: HTTPBase(o.ServerURL), hc: o.HTTPClient}
+	c := &sseConn{o: o, log: o.logger().With("transport", SSE), base: HTTPBase(o.ServerURL), hc: o.HTTPClient,
+		secretHash: protocol.SecretHash(o.Secret), hClientID: []string{o.ClientID}}
 	if c.hc == nil {
-		c.hc = NewHTTPClient()
+		c.hc = NewHTTPClient(o.UplinkPosts)
 	}
 	c.linkCx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	// The dial is bounded by ctx and by the connect timeout; the stream after it is not.
@@ -80,13 +114,11 @@ func DialSSE(ctx context.Context, o Options) (Conn, error) {
 		return nil, err
 	}
 	c.in = newInbox()
-	c.wg.Add(1 + uplinkLanes)
+	c.up = newUplink(c.linkCx, o.UplinkPosts, c.log, func(ctx context.Context, path string, body []byte) error {
+		return c.post(ctx, path, body, nil)
+	})
+	c.wg.Add(1)
 	go c.readLoop(resp.Body)
-	for range uplinkLanes {
-		q := newOutQueue()
-		c.lanes = append(c.lanes, q)
-		go c.uplinkLoop(q)
-	}
 	return c, nil
 }
 
@@ -110,6 +142,7 @@ func (c *sseConn) connect() (*http.Response, error) {
 		return nil, &HandshakeError{fmt.Errorf("connect to %s: %s", redactURL(c.base), statusExcerpt(resp, body))}
 	}
 	c.token = resp.Header.Get("X-PIN-Stream-Token")
+	c.hToken = []string{c.token}
 	if c.token == "" {
 		resp.Body.Close()
 		return nil, &HandshakeError{errors.New("gateway answered without an X-PIN-Stream-Token header")}
@@ -122,11 +155,21 @@ func (c *sseConn) connect() (*http.Response, error) {
 	return resp, nil
 }
 
+// sign adds the §3 headers. Timestamps have one-second resolution, so the signature is
+// computed once per second and shared by that second's requests.
 func (c *sseConn) sign(req *http.Request) {
-	ts, sig := protocol.Sign(c.o.ClientID, c.o.Secret, c.o.now())
-	req.Header.Set("X-PIN-Client-Id", c.o.ClientID)
-	req.Header.Set("X-PIN-Timestamp", ts)
-	req.Header.Set("X-PIN-Signature", sig)
+	now := c.o.now().Unix()
+	c.sigMu.Lock()
+	if c.sigTS == nil || now != c.sigUnix {
+		ts := strconv.FormatInt(now, 10)
+		c.sigUnix, c.sigTS, c.sig = now, []string{ts}, []string{protocol.SignatureFromHash(c.o.ClientID, ts, c.secretHash)}
+	}
+	tsv, sigv := c.sigTS, c.sig
+	c.sigMu.Unlock()
+	// canonical keys assigned directly: Header.Set would allocate to canonicalize
+	req.Header["X-Pin-Client-Id"] = c.hClientID
+	req.Header["X-Pin-Timestamp"] = tsv
+	req.Header["X-Pin-Signature"] = sigv
 }
 
 func (c *sseConn) Transport() string { return SSE }
@@ -136,36 +179,15 @@ func (c *sseConn) Recv(ctx context.Context) (protocol.Message, error) { return c
 func (c *sseConn) Close() error {
 	c.once.Do(func() {
 		c.cancel()
-		for _, q := range c.lanes {
-			q.close()
-		}
+		c.up.close()
 	})
 	c.wg.Wait()
 	return nil
 }
 
-func (c *sseConn) Send(m protocol.Message) error {
-	return c.lanes[laneOf(m, len(c.lanes))].push(m, false)
-}
+func (c *sseConn) Send(m protocol.Message) error { return c.up.push(m) }
 
-func (c *sseConn) Flush(ctx context.Context) error {
-	for _, q := range c.lanes {
-		if err := q.flush(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// laneOf picks a message's uplink lane from its request (FNV-1a of the id).
-func laneOf(m protocol.Message, n int) int {
-	id := requestOf(m)
-	h := uint32(2166136261)
-	for i := 0; i < len(id); i++ {
-		h = (h ^ uint32(id[i])) * 16777619
-	}
-	return int(h % uint32(n))
-}
+func (c *sseConn) Flush(ctx context.Context) error { return c.up.flush(ctx) }
 
 func (c *sseConn) Register(ctx context.Context, n protocol.RegisterNode) error {
 	body, err := json.Marshal(n)
@@ -206,10 +228,13 @@ func (c *sseConn) UpdateWallet(context.Context, string) error { return ErrUnsupp
 // post sends one signed uplink POST with its own 30 s deadline. A nil body sends no
 // body and no Content-Type (the models re-assertion).
 func (c *sseConn) post(ctx context.Context, path string, body []byte, h http.Header) error {
+	fromLink := ctx == c.linkCx // the uplink's POSTs: already ended by the link's end
 	ctx, cancel := context.WithTimeout(ctx, PostTimeout)
 	defer cancel()
-	stop := context.AfterFunc(c.linkCx, cancel)
-	defer stop()
+	if !fromLink {
+		stop := context.AfterFunc(c.linkCx, cancel)
+		defer stop()
+	}
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -222,9 +247,9 @@ func (c *sseConn) post(ctx context.Context, path string, body []byte, h http.Hea
 		req.Header[k] = v
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header["Content-Type"] = hJSON
 	}
-	req.Header.Set("X-PIN-Stream-Token", c.token)
+	req.Header["X-Pin-Stream-Token"] = c.hToken
 	c.sign(req)
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -236,10 +261,7 @@ func (c *sseConn) post(ctx context.Context, path string, body []byte, h http.Hea
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		if sessionGone(resp.StatusCode, b) {
-			return fmt.Errorf("POST %s: %w (%s)", path, ErrSessionGone, statusExcerpt(resp, b))
-		}
-		return fmt.Errorf("POST %s: %s", path, statusExcerpt(resp, b))
+		return &statusError{path: path, code: resp.StatusCode, text: statusExcerpt(resp, b), gone: sessionGone(resp.StatusCode, b)}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return nil
@@ -262,7 +284,21 @@ func sessionGone(status int, body []byte) bool {
 func (c *sseConn) readLoop(body io.ReadCloser) {
 	defer c.wg.Done()
 	defer body.Close()
-	sc := bufio.NewScanner(body)
+	// Liveness: any bytes at all (an event or a keep-alive comment) re-arm the timer;
+	// when it fires the body is closed, which ends the blocked Read.
+	var silent atomic.Bool
+	idle := time.AfterFunc(sseIdleTimeout, func() {
+		silent.Store(true)
+		body.Close()
+	})
+	defer idle.Stop()
+	sc := bufio.NewScanner(readerFunc(func(p []byte) (int, error) {
+		n, err := body.Read(p)
+		if n > 0 {
+			idle.Reset(sseIdleTimeout)
+		}
+		return n, err
+	}))
 	sc.Buffer(make([]byte, 0, 64<<10), maxFrame)
 	sc.Split(splitFrames)
 	for sc.Scan() {
@@ -290,6 +326,8 @@ func (c *sseConn) readLoop(body io.ReadCloser) {
 	}
 	err := sc.Err()
 	switch {
+	case silent.Load():
+		err = fmt.Errorf("nothing from the gateway for %s (no event, no keep-alive): the link is dead", sseIdleTimeout)
 	case c.linkCx.Err() != nil:
 		err = ErrClosed
 	case err == nil:
@@ -299,6 +337,11 @@ func (c *sseConn) readLoop(body io.ReadCloser) {
 	}
 	c.in.finish(err)
 }
+
+// readerFunc adapts a function to io.Reader.
+type readerFunc func(p []byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
 // splitFrames is a bufio.SplitFunc cutting at the literal "\n\n" (§2.3).
 func splitFrames(data []byte, atEOF bool) (int, []byte, error) {
@@ -344,47 +387,13 @@ func framePayload(frame []byte) []byte {
 	return nil
 }
 
-// uplinkLoop is one lane's uplink worker: it wakes, takes everything queued, coalesces
-// chunks, and POSTs in queue order, so a request's chunks always precede its result.
-func (c *sseConn) uplinkLoop(q *outQueue) {
-	defer c.wg.Done()
-	var batch []protocol.Message
-	for {
-		select {
-		case <-q.wake:
-		case <-c.linkCx.Done():
-			return
-		}
-		var ok bool
-		batch, ok = q.takeData(batch[:0])
-		if !ok {
-			return
-		}
-		taken := len(batch)
-		for _, m := range coalesce(batch) {
-			if c.linkCx.Err() != nil {
-				return
-			}
-			path, body, err := uplinkBody(m)
-			if err != nil {
-				c.log.Error("cannot send uplink message", "type", m.MsgType(), "err", err)
-				continue
-			}
-			if err := c.post(c.linkCx, path, body, nil); err != nil && !errors.Is(err, ErrClosed) {
-				c.log.Warn("uplink POST failed", "type", m.MsgType(), "err", err)
-			}
-		}
-		clear(batch)
-		q.written(taken)
-	}
-}
-
 // coalesce merges each request's consecutive INFERENCE_CHUNKs of the same kind into
-// one, keeping the first index, up to MaxCoalesce bytes of delta (§10.3). Chunks of
-// other requests in between do not stop a merge, since the gateway orders chunks per
-// request; a kind change or any other message of the same request does, so each
-// request's own sequence (thinking → content → result) is kept exactly, and requests
-// never blend. It reuses batch's storage and never modifies queued messages.
+// one, keeping the first index, up to MaxCoalesce bytes of delta (§10.3). On the SSE
+// uplink a batch is one request's messages; on WS it is the link's, and chunks of other
+// requests in between do not stop a merge, since the gateway orders chunks per request.
+// A kind change or any other message of the same request does, so each request's own
+// sequence (thinking → content → result) is kept exactly, and requests never blend. It
+// reuses batch's storage and never modifies queued messages.
 func coalesce(batch []protocol.Message) []protocol.Message {
 	out := batch[:0]
 	var open map[string]*protocol.InferenceChunk // request → its last chunk in out, a copy owned by out

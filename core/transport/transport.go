@@ -2,9 +2,10 @@
 // either of the gateway's transports (pin-protocol.md §2): SSE (the default; a signed GET
 // downlink plus signed POSTs up) or WebSocket (the compatibility path).
 //
-// Both are behind Conn. A Conn is authenticated when Dial returns. It owns exactly one
-// writer goroutine (WS) or uplink worker (SSE) and one reader goroutine; Send never blocks
-// and never writes the socket itself. Close is idempotent and ends both goroutines.
+// Both are behind Conn. A Conn is authenticated when Dial returns. It owns one reader
+// goroutine and either one writer goroutine (WS) or the uplink's workers (SSE: at most
+// one POST in flight per request, several requests at once; see uplink.go); Send never
+// blocks and never writes the socket itself. Close is idempotent and ends them all.
 package transport
 
 import (
@@ -54,7 +55,9 @@ type Conn interface {
 	// UpdateWallet sends the payout address; ErrUnsupported on SSE (§4.3.2, G3).
 	UpdateWallet(ctx context.Context, address string) error
 	// Send queues a data message (INFERENCE_CHUNK and every terminal result). It never
-	// blocks; it returns ErrClosed once the link is gone, so the caller can stop work.
+	// blocks; it returns ErrClosed once the link is gone, so the caller can stop work,
+	// and an error wrapping ErrBacklog when too much output is already waiting for the
+	// gateway (the job should stop and answer with that error, which is always taken).
 	Send(m protocol.Message) error
 	// Flush blocks until everything queued so far has been written (WS) or POSTed
 	// (SSE), or ctx ends, or the link is gone.
@@ -111,6 +114,10 @@ type Options struct {
 	// HTTPClient is used for SSE; nil → a fresh client per session with no overall
 	// timeout (L15), sharing one connection pool for downlink and uplink (L13).
 	HTTPClient *http.Client
+	// UplinkPosts is how many SSE uplink POSTs (each of a different request) may be in
+	// flight at once; 0 → DefaultUplinkPosts, capped at MaxUplinkPosts. Size it from the
+	// jobs that can run at once (-n, node capacities).
+	UplinkPosts int
 }
 
 func (o *Options) now() time.Time {
@@ -175,13 +182,15 @@ func redactURL(s string) string {
 	return u.String()
 }
 
-// outQueue is the writer's two FIFOs: control strictly before data (L12). Push never
-// blocks. Once closed, push reports ErrClosed.
+// outQueue is the WebSocket writer's two FIFOs: control strictly before data (L12).
+// Push never blocks. Once closed, push reports ErrClosed; data past MaxQueuedTotal
+// bytes waiting is refused with ErrBacklog (error answers excepted).
 type outQueue struct {
 	mu      sync.Mutex
 	control []protocol.Message // guarded by mu
 	data    []protocol.Message // guarded by mu
 	closed  bool               // guarded by mu
+	bytes   int                // guarded by mu: approximate size of data (msgSize), bounded by MaxQueuedTotal
 	busy    int                // guarded by mu: queued plus taken but not yet written
 	idle    chan struct{}      // guarded by mu: closed whenever busy is 0
 	wake    chan struct{}      // cap 1: "something was pushed or closed"
@@ -240,7 +249,13 @@ func (q *outQueue) push(m protocol.Message, control bool) error {
 	if control {
 		q.control = append(q.control, m)
 	} else {
+		size := msgSize(m)
+		if !isErrorAnswer(m) && q.bytes > 0 && q.bytes+size > MaxQueuedTotal {
+			q.mu.Unlock()
+			return fmt.Errorf("%w (%d bytes waiting on the link, limit %d)", ErrBacklog, q.bytes, MaxQueuedTotal)
+		}
 		q.data = append(q.data, m)
+		q.bytes += size
 	}
 	if q.busy == 0 {
 		q.idle = make(chan struct{})
@@ -266,6 +281,7 @@ func (q *outQueue) takeData(dst []protocol.Message) (batch []protocol.Message, o
 	dst = append(dst, q.data...)
 	clear(q.data)
 	q.data = q.data[:0]
+	q.bytes = 0
 	return dst, true
 }
 
