@@ -8,12 +8,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"fyne.io/fyne/v2/test"
 
 	"github.com/pin-client/pin-client/backends/backendtest"
 	"github.com/pin-client/pin-client/core"
@@ -432,16 +435,48 @@ func TestHandOffToRealService(t *testing.T) {
 	}
 	h.menuItem("Remove background service…")
 
+	// Settings → Save writes the config the service reads and the service reloads it.
+	test.Tap(h.u.dash.settings)
+	f := h.u.setup
+	if f == nil || f.save.Text != "Save and reload" || f.path != s.cfgPath {
+		t.Fatalf("settings while attached: %+v", f)
+	}
+	f.nodes[0].alias.SetText("gpu-renamed")
+	test.Tap(f.save)
+	// The app's UI queue must run (Save hands the reload to it); an attached engine's
+	// uptime re-renders it every second, so until sees the gateway change.
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(s.cfgPath)
+			t.Logf("config:\n%s\nnodes %+v\nmessage %q\nservice log:\n%s", b, s.gw.Nodes(), h.u.message, svc.logText())
+		}
+	})
+	h.until("the service registered the renamed node", func() bool { // the gateway keeps the old record too
+		return s.gw.Connected() && slices.ContainsFunc(s.gw.Nodes(), func(n pintest.Node) bool { return n.Alias == "gpu-renamed" })
+	})
+	h.until("renamed node shown", func() bool {
+		return len(h.u.dash.cards) == 1 && h.u.dash.cards[0].card.Title == "gpu-renamed" && h.u.last.State == core.StateOnline
+	})
+	if svc.cmd.Process.Pid != h.u.remote.info.PID || !svc.running() {
+		t.Error("the service restarted instead of reloading")
+	}
+
 	h.now = h.now.Add(time.Minute)
 	h.u.doRemove()
 	h.until("own engine online again", func() bool { return h.u.eng != nil && h.u.last.State == core.StateOnline })
 	if svc.running() {
 		t.Error("the service still runs after Remove")
 	}
-	if err := s.gw.Wait(ctx, func() bool { return s.gw.Connected() && len(s.gw.Nodes()) == 1 }); err != nil {
-		t.Fatalf("the app's engine is not registered: %v", err)
+	if err := s.gw.Wait(ctx, s.gw.Connected); err != nil {
+		t.Fatalf("the app's engine is not connected: %v", err)
+	}
+	if got := h.u.dash.cards[0].card.Title; got != "gpu-renamed" {
+		t.Errorf("the app's engine serves %q, not the saved config", got)
 	}
 	h.menuItem("Install background service…")
+	if h.u.heldShown {
+		t.Errorf("the take-over ran into the exiting service's lock and told the operator: %q", h.u.message)
+	}
 	h.tapMenu("Quit")
 	h.until("quit", func() bool { return h.fa.quits == 1 })
 }
