@@ -9,9 +9,6 @@ import (
 const (
 	// maxBackoff caps the exponential backoff.
 	maxBackoff = 5 * time.Minute
-	// healthyAfter: a session that stayed online this long resets the backoff
-	// (cloudflared's grace period idea), so one drop after hours reconnects fast.
-	healthyAfter = time.Minute
 	// authRetryFloor: rejected credentials are retried, but slowly, never in a storm.
 	authRetryFloor = time.Minute
 )
@@ -35,9 +32,11 @@ func (b *backoff) next() time.Duration {
 	if b.rand != nil {
 		r = b.rand
 	}
-	// ±20% jitter spreads a fleet's reconnects after a gateway restart.
-	j := time.Duration((r()*0.4 - 0.2) * float64(d))
-	return max(b.floor, d+j)
+	// ±20 % jitter spreads a fleet's reconnects after a gateway restart. Where the band
+	// would reach below the floor it starts at the floor instead of being cut there
+	// (a cut would put half of a fleet on exactly the floor: lockstep).
+	low := max(b.floor, d-d/5)
+	return low + time.Duration(r()*float64(d)*2/5)
 }
 
 func (b *backoff) reset() { b.attempt = 0 }

@@ -309,7 +309,11 @@ func (e *Engine) Run(ctx context.Context) error {
 		if ended { // taken offline, then back online while it drained: connect now
 			continue
 		}
-		if res.onlineFor >= healthyAfter {
+		if res.onlineFor > 0 {
+			// The gateway took us and the nodes were registered: that session was
+			// healthy, however short. A gateway deploy that drops every link a few times
+			// a minute must not push operators into minutes of backoff (issue 11); a
+			// gateway that fails before registration still backs off exponentially.
 			bo.reset()
 		}
 		delay := bo.next()

@@ -146,7 +146,7 @@ func TestBackoffGrowsAndIsCapped(t *testing.T) {
 			time.Sleep(time.Until(st.RetryAt) + time.Millisecond)
 			start = time.Now()
 		}
-		want := []time.Duration{5, 10, 20, 40, 80, 160, 300, 300, 300, 300}
+		want := []time.Duration{6, 10, 20, 40, 80, 160, 300, 300, 300, 300} // the first from the floor band [5 s, 7 s)
 		for i, w := range want {
 			if at[i].Round(time.Second) != w*time.Second {
 				t.Fatalf("delays = %v, want %v s", at, want)
@@ -214,23 +214,32 @@ func TestRetryAfterHonouredOnce(t *testing.T) {
 	})
 }
 
-func TestHealthySessionResetsBackoff(t *testing.T) {
+// A session the gateway accepted and registered resets the backoff, however short it
+// was (a gateway deploy that drops links several times a minute); failed dials grow it.
+func TestRegisteredSessionResetsBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d := newDialer().ok().ok().ok()
-		r := startRig(t, d, nil)
-		c := r.conn()
-		c.drop(nil)
+		hs := &transport.HandshakeError{Err: errBoom}
+		d := newDialer().fail(hs).fail(hs).ok().fail(hs)
+		r := startRig(t, d, func(o *Options) { o.Config.Transport = transport.WS })
 		synctest.Wait()
-		if w := time.Until(r.e.Status().RetryAt); w != 5*time.Second {
-			t.Fatalf("first retry %v", w)
+		for _, want := range []time.Duration{6 * time.Second, 10 * time.Second} { // floor band, then ×2
+			if w := time.Until(r.e.Status().RetryAt); w != want {
+				t.Fatalf("retry after a failed dial in %v, want %v", w, want)
+			}
+			time.Sleep(want)
+			synctest.Wait()
 		}
-		time.Sleep(5 * time.Second)
-		c = r.conn()
-		time.Sleep(healthyAfter)
+		c := r.conn() // the third dial: registered
+		time.Sleep(2 * time.Second)
 		c.drop(nil)
 		synctest.Wait()
-		if w := time.Until(r.e.Status().RetryAt); w != 5*time.Second {
-			t.Fatalf("retry after a healthy session = %v, want the floor 5s", w)
+		if w := time.Until(r.e.Status().RetryAt); w != 6*time.Second {
+			t.Fatalf("retry after a registered 2 s session = %v, want the floor band's middle 6s", w)
+		}
+		time.Sleep(6 * time.Second)
+		synctest.Wait()
+		if w := time.Until(r.e.Status().RetryAt); w != 10*time.Second { // failed again: ×2
+			t.Fatalf("retry after the next failed dial = %v, want 10s", w)
 		}
 	})
 }
@@ -847,12 +856,12 @@ func TestPokeDuringSessionKeepsBackoff(t *testing.T) {
 		c.drop(errBoom)
 		synctest.Wait()
 		if got := r.d.dialed(); len(got) != 1 {
-			t.Fatalf("reconnected after 0 s (dialled %v); want the 5 s floor", got)
+			t.Fatalf("reconnected after 0 s (dialled %v); want the floor band", got)
 		}
-		time.Sleep(5 * time.Second)
+		time.Sleep(6 * time.Second)
 		synctest.Wait()
 		if got := r.d.dialed(); len(got) != 2 {
-			t.Fatalf("dialled %v after the 5 s backoff", got)
+			t.Fatalf("dialled %v after the 6 s backoff", got)
 		}
 	})
 }
