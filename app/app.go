@@ -80,6 +80,7 @@ type UI struct {
 	svcInstalled bool          // the background service is installed (Installer.Installed)
 	switching    string        // a hand-off in progress, in words; "" when none
 	handoffWait  time.Duration // how long a hand-off waits for the service to answer
+	restartWait  time.Duration // how long a stopped user service may take to restart
 	tick         stopper       // re-renders countdowns and uptimes
 	after        func(time.Duration, func()) stopper
 	dash         *dashboard
@@ -112,7 +113,7 @@ func newUI(fa fyne.App, opts Options, tray trayHost, do func(func())) *UI {
 			opts.ConfigDir = filepath.Join(dir, "pin-client")
 		}
 	}
-	u := &UI{fa: fa, opts: opts, log: opts.Logger, tray: tray, do: do, handoffWait: handoffWait}
+	u := &UI{fa: fa, opts: opts, log: opts.Logger, tray: tray, do: do, handoffWait: handoffWait, restartWait: restartWait}
 	u.after = func(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }
 	fa.SetIcon(iconApp)
 	u.win = fa.NewWindow("PIN Client")

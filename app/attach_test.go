@@ -449,3 +449,49 @@ func TestRemoteFlappingIsNotHammered(t *testing.T) {
 		t.Errorf("%d looks", h.attachCount())
 	}
 }
+
+// TestServiceRestartIsAwaited: when the attached user service stops while installed (it
+// crashed; its manager restarts it), the app waits for it instead of taking the lock;
+// when it does not come back, the app runs its own engine.
+func TestServiceRestartIsAwaited(t *testing.T) {
+	h := newConfigured(t, false)
+	h.u.restartWait = 2 * time.Second
+	svc := newService(t, h)
+	h.setRemote(svc)
+	h.inst.installed.Store(true)
+	h.u.start(true)
+	h.until("attached", func() bool { return h.u.remote != nil })
+	h.now = h.now.Add(time.Minute)
+	svc.goAway()
+	h.until("waiting", func() bool { return h.u.remote == nil && h.u.switching != "" })
+	h.menuItem("PIN Client: the background service stopped; waiting for it to restart…")
+	restarted := newService(t, h)
+	restarted.info.PID = 5678
+	h.setRemote(restarted)
+	h.until("attached to the restarted service", func() bool { return h.u.remote != nil })
+	if h.u.remote.info.PID != 5678 || h.engineCount() != 0 || h.u.switching != "" {
+		t.Errorf("pid %d, %d engines, switching %q", h.u.remote.info.PID, h.engineCount(), h.u.switching)
+	}
+
+	// It stops for good: after the wait the app runs its own engine.
+	h.u.restartWait = 300 * time.Millisecond
+	h.now = h.now.Add(time.Minute)
+	restarted.goAway()
+	h.until("own engine", func() bool { return h.u.eng != nil })
+	if h.u.switching != "" || h.engineCount() != 1 {
+		t.Errorf("switching %q, %d engines", h.u.switching, h.engineCount())
+	}
+
+	// A service that was uninstalled meanwhile is not waited for.
+	h2 := newConfigured(t, false)
+	h2.u.restartWait = time.Hour
+	svc2 := newService(t, h2)
+	h2.setRemote(svc2)
+	h2.inst.installed.Store(true)
+	h2.u.start(true)
+	h2.until("attached", func() bool { return h2.u.remote != nil })
+	h2.now = h2.now.Add(time.Minute)
+	h2.inst.installed.Store(false)
+	svc2.goAway()
+	h2.until("own engine at once", func() bool { return h2.u.eng != nil })
+}

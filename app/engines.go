@@ -10,6 +10,7 @@ import (
 	"github.com/pin-client/pin-client/app/present"
 	"github.com/pin-client/pin-client/core"
 	"github.com/pin-client/pin-client/core/protocol"
+	"github.com/pin-client/pin-client/installer"
 	"github.com/pin-client/pin-client/internal/config"
 	"github.com/pin-client/pin-client/internal/enginelock"
 )
@@ -19,7 +20,10 @@ const (
 	attachTimeout = 3 * time.Second  // one look for a running engine (local sockets)
 	handoffWait   = 15 * time.Second // a freshly started service's control API answers
 	handoffPoll   = 250 * time.Millisecond
-	heldRetry     = time.Second // the lock holder may be exiting: try once more after this
+	// restartWait: a user service that stopped is restarted by its manager after
+	// installer.RestartDelay; the app waits that long and a margin before taking over.
+	restartWait = installer.RestartDelay + 5*time.Second
+	heldRetry   = time.Second // the lock holder may be exiting: try once more after this
 	// An engine that goes away within flapWindow of attaching (it answers /info but its
 	// watch stream fails: a version mismatch, a crash loop) is looked for again only
 	// after flapDelay, so the app does not hammer its socket.
@@ -183,7 +187,10 @@ func (u *UI) detach() {
 
 // remoteGone: the attached engine's process stopped (its subscription closed). The app
 // looks for another and otherwise runs its own engine, online if the operator left the
-// app's engine online. During a hand-off the hand-off decides what comes next. UI thread.
+// app's engine online. An installed user service that stopped is given time to be
+// restarted by its service manager first (the app's engine would take the lock and
+// make that restart fail). During a hand-off the hand-off decides what comes next.
+// UI thread.
 func (u *UI) remoteGone(a *attached) {
 	u.detach()
 	u.log.Info("the engine shown went away", "kind", a.info.Kind, "pid", a.info.PID)
@@ -202,7 +209,39 @@ func (u *UI) remoteGone(a *attached) {
 		})
 		return
 	}
+	if a.info.Kind == present.KindService && a.info.Scope != "system" && u.svcInstalled && u.opts.Installer != nil {
+		u.awaitService()
+		return
+	}
 	u.find(u.fa.Preferences().Bool(prefWantOnline), true)
+}
+
+// awaitService waits up to restartWait for the stopped user service to answer again
+// (restarted after a failure) and attaches to it; if it is no longer installed or does
+// not come back, the app runs its own engine. UI thread.
+func (u *UI) awaitService() {
+	u.switching = "the background service stopped; waiting for it to restart…"
+	u.render()
+	cfg, wait := u.cfg, u.restartWait
+	go func() {
+		var f *found
+		if u.opts.Installer.Installed() {
+			f, _ = u.waitForEngine(cfg, wait)
+		}
+		u.do(func() {
+			u.switching = ""
+			if u.quitting || u.eng != nil || u.remote != nil || cfg != u.cfg {
+				u.render()
+				return
+			}
+			if f != nil {
+				u.attach(f)
+				return
+			}
+			u.log.Info("the background service did not come back; this app runs the engine", "waited", wait)
+			u.find(u.fa.Preferences().Bool(prefWantOnline), true)
+		})
+	}()
 }
 
 // follow applies snapshots from ch on the UI thread while current holds, and returns
