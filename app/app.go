@@ -202,7 +202,7 @@ func (u *UI) start(background bool) {
 	if !background {
 		u.win.Show()
 	}
-	u.find(u.fa.Preferences().Bool(prefWantOnline), true)
+	u.findThen(u.fa.Preferences().Bool(prefWantOnline), true, true, nil)
 }
 
 // closeWindow hides the window to the tray; without a tray there is no way back, so it

@@ -495,3 +495,30 @@ func TestServiceRestartIsAwaited(t *testing.T) {
 	svc2.goAway()
 	h2.until("own engine at once", func() bool { return h2.u.eng != nil })
 }
+
+// TestStartWaitsForInstalledService: at login the app may start before the installed
+// user service; it waits for the service instead of taking the lock, and runs its own
+// engine only when the service does not come.
+func TestStartWaitsForInstalledService(t *testing.T) {
+	h := newConfigured(t, true)
+	h.u.restartWait = 5 * time.Second
+	h.inst.installed.Store(true)
+	h.u.start(true)
+	h.until("waiting", func() bool { return h.u.switching != "" })
+	h.menuItem("PIN Client: waiting for the background service to start…")
+	svc := newService(t, h)
+	h.setRemote(svc)
+	h.until("attached", func() bool { return h.u.remote != nil && h.u.switching == "" })
+	if h.engineCount() != 0 {
+		t.Error("the app started its own engine while the service was starting")
+	}
+
+	h2 := newConfigured(t, true)
+	h2.u.restartWait = 300 * time.Millisecond
+	h2.inst.installed.Store(true)
+	h2.u.start(true)
+	h2.until("own engine online", func() bool { return h2.u.eng != nil && h2.u.last.State == core.StateOnline })
+	if h2.u.switching != "" {
+		t.Errorf("switching %q", h2.u.switching)
+	}
+}

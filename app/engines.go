@@ -72,11 +72,14 @@ func (u *UI) idle(why string) core.Status {
 // it. When none runs and own is set, it starts the app's own engine, online if online.
 // Nothing happens while an engine is shown or a find is in flight (a later Go online
 // joins the one in flight). UI thread.
-func (u *UI) find(online, own bool) { u.findThen(online, own, nil) }
+func (u *UI) find(online, own bool) { u.findThen(online, own, false, nil) }
 
-// findThen is find; then, if not nil, learns on the UI thread whether it attached to a
-// running engine (it is not called when the find was superseded or not started).
-func (u *UI) findThen(online, own bool, then func(attached bool)) {
+// findThen is find. With waitService, an installed user service that does not answer
+// yet is waited for (restartWait) before the app's own engine starts: at login the app
+// may start before the service, and its engine would take the lock the service needs.
+// then, if not nil, learns on the UI thread whether it attached to a running engine (it
+// is not called when the find was superseded or not started).
+func (u *UI) findThen(online, own, waitService bool, then func(attached bool)) {
 	if u.starting {
 		u.startOnline = u.startOnline || online // the start in flight goes online
 		return
@@ -84,11 +87,22 @@ func (u *UI) findThen(online, own bool, then func(attached bool)) {
 	if u.cfg == nil || u.eng != nil || u.remote != nil || u.quitting {
 		return
 	}
-	cfg := u.cfg
+	cfg, wait := u.cfg, u.restartWait
 	u.starting, u.startOnline, u.startAsked = true, online, false
 	go func() {
 		f := u.lookForEngine(cfg)
 		installed := u.opts.Installer != nil && u.opts.Installer.Installed()
+		waited := false
+		if f == nil && own && waitService && installed {
+			waited = true
+			u.do(func() {
+				if u.switching == "" {
+					u.switching = "waiting for the background service to start…"
+					u.render()
+				}
+			})
+			f, _ = u.waitForEngine(cfg, wait)
+		}
 		var (
 			lookup  EngineSpec
 			lookErr error
@@ -100,6 +114,9 @@ func (u *UI) findThen(online, own bool, then func(attached bool)) {
 			online, asked := u.startOnline, u.startAsked
 			u.starting = false
 			u.svcInstalled = installed
+			if waited && u.switching == "waiting for the background service to start…" {
+				u.switching = ""
+			}
 			if cfg != u.cfg || u.quitting || u.eng != nil || u.remote != nil {
 				u.render()
 				return // settings were saved, Quit chosen, or an engine shown meanwhile
@@ -316,7 +333,7 @@ func (u *UI) engineHeld(err error, online bool) {
 	u.apply(u.idle(err.Error()))
 	first := !u.heldRetried
 	u.heldRetried = true
-	u.findThen(online, false, func(attached bool) {
+	u.findThen(online, false, false, func(attached bool) {
 		if attached || !first {
 			u.showHeldOnce(err)
 			return
