@@ -62,10 +62,14 @@ fuzz: ## run every Fuzz* target for FUZZTIME each (found with grep, new ones inc
 bench: ## relay benchmark, direct vs relayed, both transports at RTT 0 and 50 ms: table + BENCH_OUT (BENCH_ARGS=-quick for a smoke run, -rtt 50ms for one RTT)
 	$(GO) run ./bench/relaybench -out $(BENCH_OUT) $(BENCH_ARGS)
 
-lint: ## gofmt must list nothing; go vet must pass; shell and node scripts must parse
+# Pinned staticcheck, run through the module proxy (no global install).
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+lint: ## gofmt must list nothing; go vet and staticcheck (pinned) must pass; shell and node scripts must parse
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*')); \
 	if [ -n "$$out" ]; then echo "gofmt: these files need 'gofmt -w':"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 	@for f in .ci/run $$(find .ci e2e scripts -name '*.sh' 2>/dev/null); do bash -n $$f || exit 1; done
 	@if command -v node >/dev/null; then for f in $$(find e2e -name '*.mjs' -not -path '*/node_modules/*'); do node --check $$f || exit 1; done; fi
 

@@ -190,6 +190,7 @@ func (p *prober) identify(ctx context.Context, base *url.URL) Server {
 	case replies[pOllamaVersion].decode(&ollamaV) && ollamaV.Version != "":
 		s.Kind, s.Version = KindOllama, ollamaV.Version
 		if !hasTags {
+			//lint:ignore ST1005 the message starts with the product's name
 			s.Err = fmt.Errorf("Ollama at %s answered its version but not its model list (/api/tags): %w", s.URL, replyErr(replies[pOllamaTags]))
 			break
 		}

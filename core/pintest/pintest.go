@@ -404,6 +404,7 @@ func (g *Gateway) authenticate(clientID, ts, sig string) (*Operator, error) {
 	if g.rejectAuth != "" {
 		return nil, errors.New(g.rejectAuth)
 	}
+	//lint:file-ignore ST1005 these are the real gateway's error texts, capitalised as it sends them
 	if g.closed {
 		return nil, errors.New("Gateway shutting down")
 	}

@@ -303,6 +303,7 @@ func render(out string, items []item, icon image.Image) error {
 	panel := container.NewStack(canvas.NewRectangle(color.NRGBA{0x20, 0x20, 0x24, 0xff}),
 		container.NewPadded(container.NewHBox(layout.NewSpacer(), trayIcon)))
 	content := container.NewVBox(panel, menu)
+	//lint:ignore SA1019 the picture imitates a dark tray panel whatever the desktop's preference
 	fyne.CurrentApp().Settings().SetTheme(theme.DarkTheme())
 	// A test window paints with the software painter, and menus size themselves to the
 	// window they are in, so the window must be the last one created.
