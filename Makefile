@@ -41,6 +41,9 @@ WIN_ZIP   := $(DIST)/pin-client-$(VERSION)-windows-amd64.zip
 # are for this machine's architecture (the desktop app needs cgo for the target).
 NFPM      ?= github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
 PKG_ARCH  ?= $(shell $(GO) env GOARCH)
+# The packages' version: VERSION with - written . (rpm forbids - in a version; in a .deb it
+# would start the Debian revision), e.g. 3.0.0+v3.0.0.5.gabc1234.dirty.
+PKG_VERSION := $(subst -,.,$(VERSION))
 
 .PHONY: help all build build-daemon build-gui run run-daemon test fuzz bench lint cross \
         package windows deb rpm deb-test dist screenshots e2e keyring-test ci clean
@@ -117,13 +120,13 @@ deb: build ## Linux .deb (both binaries, .desktop, icon, systemd unit) into dist
 	@mkdir -p $(DIST)
 	rm -f $(DIST)/pin-client_*.deb
 	sed 's|$${BIN}|$(BIN)|g' packaging/nfpm.yaml > $(BIN)/nfpm.yaml
-	VERSION='$(VERSION)' ARCH=$(PKG_ARCH) $(GO) run $(NFPM) package -f $(BIN)/nfpm.yaml -p deb -t $(DIST)/
+	VERSION='$(PKG_VERSION)' ARCH=$(PKG_ARCH) $(GO) run $(NFPM) package -f $(BIN)/nfpm.yaml -p deb -t $(DIST)/
 
 rpm: build ## Linux .rpm (the same contents) into dist/ with nfpm
 	@mkdir -p $(DIST)
 	rm -f $(DIST)/pin-client-*.rpm
 	sed 's|$${BIN}|$(BIN)|g' packaging/nfpm.yaml > $(BIN)/nfpm.yaml
-	VERSION='$(VERSION)' ARCH=$(PKG_ARCH) $(GO) run $(NFPM) package -f $(BIN)/nfpm.yaml -p rpm -t $(DIST)/
+	VERSION='$(PKG_VERSION)' ARCH=$(PKG_ARCH) $(GO) run $(NFPM) package -f $(BIN)/nfpm.yaml -p rpm -t $(DIST)/
 
 deb-test: deb ## install the .deb with dpkg, check pin-clientd -V, the .desktop file and the unit, remove it (root or sudo)
 	./.ci/deb-roundtrip.sh $(DIST)/pin-client_*_$(PKG_ARCH).deb
