@@ -32,7 +32,7 @@ func run(args []string) error {
 		return err
 	}
 	if *out == "" || fs.NArg() == 0 {
-		return errors.New("usage: mkzip -o out.zip [-prefix dir/] file...")
+		return errors.New("missing -o or files; usage: mkzip -o out.zip [-prefix dir/] FILE [FILE ...]")
 	}
 	tmp := *out + ".tmp"
 	if err := write(tmp, *prefix, fs.Args()); err != nil {
