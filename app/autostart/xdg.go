@@ -29,9 +29,14 @@ func DefaultDir() (string, error) {
 	return filepath.Join(base, "autostart"), nil
 }
 
-// Supported reports whether this OS uses XDG autostart entries (every OS but macOS and
-// Windows).
-func (x *XDG) Supported() bool { return runtime.GOOS != "darwin" && runtime.GOOS != "windows" }
+// Supported reports whether this OS uses XDG autostart entries: Linux and the BSDs.
+func (x *XDG) Supported() bool {
+	switch runtime.GOOS {
+	case "linux", "freebsd", "openbsd", "netbsd", "dragonfly":
+		return true
+	}
+	return false
+}
 
 func (x *XDG) path() string { return filepath.Join(x.Dir, FileName) }
 
