@@ -6,7 +6,8 @@
 #   3. desktop-file-validate on the installed .desktop file (and on the app's XDG
 #      autostart entry, app/autostart/testdata/pin-client.desktop)
 #   4. systemd-analyze verify on the installed system unit
-#   5. dpkg -r pin-client; every file the package listed is gone
+#   5. dpkg -r pin-client; every file the package listed is gone; then dpkg --purge
+#      (the package has no conffiles, but its maintainer scripts keep it "config-files")
 # Needs root (or sudo), dpkg, desktop-file-validate (apt: desktop-file-utils) and
 # systemd-analyze (apt: systemd). The package's libraries (libgl1, libx11-6...) must be
 # installed: `make test`'s apt packages bring them. On failure the package is removed.
@@ -30,7 +31,7 @@ fi
 version=$(dpkg-deb -f "$deb" Version)
 echo "== dpkg -i $deb (version $version)"
 installed=0
-cleanup() { if [ $installed = 1 ]; then echo "== removing pin-client after a failure"; $sudo dpkg -r pin-client >/dev/null || true; fi; }
+cleanup() { if [ $installed = 1 ]; then echo "== removing pin-client after a failure"; $sudo dpkg --purge pin-client >/dev/null || true; fi; }
 trap cleanup EXIT
 $sudo dpkg -i "$deb"
 installed=1
@@ -73,5 +74,7 @@ while IFS= read -r f; do
   if [ -e "$f" ]; then echo "left behind: $f"; left=1; fi
 done <<<"$files"
 [ $left = 0 ] || die "files of the package remain after dpkg -r"
+$sudo dpkg --purge pin-client >/dev/null
+if dpkg-query -W pin-client >/dev/null 2>&1; then die "dpkg still knows pin-client after --purge"; fi
 n=$(grep -c . <<<"$files")
 echo "deb-roundtrip: ok ($n files installed, checked, removed)"
