@@ -30,9 +30,23 @@ BENCH_ARGS ?=
 FYNE_TOOL ?= fyne.io/tools/cmd/fyne@v1.7.4
 # pin-clientd release targets (pure Go).
 CROSS_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+# Windows desktop app: cross-compiled with mingw-w64 (apt: gcc-mingw-w64-x86-64) into
+# WINDIR, with the resources made by scripts/winres and compiled by windres.
+WIN_CC    ?= x86_64-w64-mingw32-gcc
+WINDRES   ?= x86_64-w64-mingw32-windres
+WINDIR    ?= $(DIST)/windows
+WIN_SYSO  := rsrc_windows_amd64.syso
+WIN_ZIP   := $(DIST)/pin-client-$(VERSION)-windows-amd64.zip
+# Linux packages: nfpm, pinned, run with go run (not a module dependency). The packages
+# are for this machine's architecture (the desktop app needs cgo for the target).
+NFPM      ?= github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
+PKG_ARCH  ?= $(shell $(GO) env GOARCH)
+# The packages' version: VERSION with - written . (rpm forbids - in a version; in a .deb it
+# would start the Debian revision), e.g. 3.0.0+v3.0.0.5.gabc1234.dirty.
+PKG_VERSION := $(subst -,.,$(VERSION))
 
 .PHONY: help all build build-daemon build-gui run run-daemon test fuzz bench lint cross \
-        package screenshots e2e keyring-test ci clean
+        package windows deb rpm deb-test dist screenshots e2e keyring-test ci clean
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -94,6 +108,40 @@ package: ## the desktop app as a Linux package (dist/*.tar.xz) with the pinned f
 	mv -f ./*.tar.xz $(DIST)/
 	@ls -l $(DIST)/*.tar.xz
 
+windows: ## Windows desktop app: dist/windows/pin-client.exe (GUI, icon, version, manifest) + pin-clientd.exe, checked
+	@command -v $(WIN_CC) >/dev/null && command -v $(WINDRES) >/dev/null || { \
+		echo "windows: $(WIN_CC) or $(WINDRES) is missing; install mingw-w64: apt-get install gcc-mingw-w64-x86-64"; exit 1; }
+	@mkdir -p $(WINDIR) $(BIN)/winres
+	$(GO) run ./scripts/winres -icon assets/icon.png -version '$(VERSION)' -base $(BASE_VERSION) -out $(BIN)/winres
+	$(WINDRES) -O coff -I $(BIN)/winres -i $(BIN)/winres/pin-client.rc -o $(WIN_SYSO)
+	CC=$(WIN_CC) CGO_ENABLED=1 GOOS=windows GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS) -H=windowsgui' \
+		-o $(WINDIR)/pin-client.exe . ; rc=$$?; rm -f $(WIN_SYSO); exit $$rc
+	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 $(GOBUILD) -o $(WINDIR)/pin-clientd.exe ./cmd/pin-clientd
+	$(GO) run ./scripts/checkpe -version '$(VERSION)' $(WINDIR)/pin-client.exe
+	$(GO) run ./scripts/checkpe -console $(WINDIR)/pin-clientd.exe
+
+deb: build ## Linux .deb (both binaries, .desktop, icon, systemd unit) into dist/ with nfpm
+	@mkdir -p $(DIST)
+	rm -f $(DIST)/pin-client_*.deb
+	sed 's|$${BIN}|$(BIN)|g' packaging/nfpm.yaml > $(BIN)/nfpm.yaml
+	VERSION='$(PKG_VERSION)' ARCH=$(PKG_ARCH) $(GO) run $(NFPM) package -f $(BIN)/nfpm.yaml -p deb -t $(DIST)/
+
+rpm: build ## Linux .rpm (the same contents) into dist/ with nfpm
+	@mkdir -p $(DIST)
+	rm -f $(DIST)/pin-client-*.rpm
+	sed 's|$${BIN}|$(BIN)|g' packaging/nfpm.yaml > $(BIN)/nfpm.yaml
+	VERSION='$(PKG_VERSION)' ARCH=$(PKG_ARCH) $(GO) run $(NFPM) package -f $(BIN)/nfpm.yaml -p rpm -t $(DIST)/
+
+deb-test: deb ## install the .deb with dpkg, check pin-clientd -V, the .desktop file and the unit, remove it (root or sudo)
+	./.ci/deb-roundtrip.sh $(DIST)/pin-client_*_$(PKG_ARCH).deb
+
+dist: cross package deb rpm windows ## every release artifact in dist/ (daemon x6, tar.xz, .deb, .rpm, Windows zip) + SHA256SUMS
+	rm -f $(DIST)/pin-client-*-windows-amd64.zip
+	$(GO) run ./scripts/mkzip -o '$(WIN_ZIP)' -prefix 'PIN Client/' \
+		$(WINDIR)/pin-client.exe $(WINDIR)/pin-clientd.exe config.example.json LICENSE
+	cd $(DIST) && rm -f SHA256SUMS && sha256sum pin-clientd-* *.tar.xz *.deb *.rpm *.zip > SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS
+	@cat $(DIST)/SHA256SUMS
+
 screenshots: ## GUI screenshots (scripts/screenshots.sh)
 	./scripts/screenshots.sh
 
@@ -107,4 +155,4 @@ ci: ## exactly what CI runs (installs apt packages: needs root)
 	./.ci/run
 
 clean: ## remove build output
-	rm -rf $(BIN) $(DIST)
+	rm -rf $(BIN) $(DIST) $(WIN_SYSO)

@@ -1,124 +1,66 @@
-// Package autostart is the desktop app's opt-in "Start at login" on Linux and the BSDs:
-// an XDG autostart entry (a .desktop file in $XDG_CONFIG_HOME/autostart) that starts the
-// app hidden in the tray. It is off until the operator turns it on, and turning it off
-// removes the file. No Fyne import: plain Go with plain tests.
+// Package autostart is the desktop app's opt-in "Start at login", one interface with a
+// mechanism per OS:
+//
+//   - Linux and the BSDs: an XDG autostart entry, a .desktop file in
+//     $XDG_CONFIG_HOME/autostart (XDG, xdg.go);
+//   - macOS: a LaunchAgent, a plist in ~/Library/LaunchAgents run at login (LaunchAgent,
+//     launchagent.go);
+//   - Windows: a value under the per-user Run key,
+//     HKCU\Software\Microsoft\Windows\CurrentVersion\Run (RunKey, runkey.go; the registry
+//     itself is reached only in registry_windows.go).
+//
+// Each starts the app hidden in the tray (the app passes "--background"). It is off until
+// the operator turns it on, and turning it off removes the file or value. The text each
+// writes is made by a pure function (Entry, Plist, RunValue) tested against golden files
+// on every OS. No Fyne import: plain Go with plain tests.
 package autostart
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime"
-	"strings"
 )
 
-// FileName is the autostart entry's name inside the autostart folder.
-const FileName = "pin-client.desktop"
-
-// XDG manages the autostart entry in Dir. The zero value is not usable: use New, or set
-// Dir and Exec.
-type XDG struct {
-	Dir  string   // the autostart folder, e.g. ~/.config/autostart
-	Exec []string // the command line to start: the app's path and its arguments
+// Autostart is "Start at login" for one command line. Supported is false on a system
+// with no mechanism; Enabled and SetEnabled then report nothing useful.
+type Autostart interface {
+	// Supported reports whether this OS has the mechanism.
+	Supported() bool
+	// Enabled reports whether the app is set to start at login.
+	Enabled() bool
+	// SetEnabled turns start at login on (writing the entry for the current command
+	// line, replacing an older one) or off (removing it; removing a missing entry is not
+	// an error).
+	SetEnabled(on bool) error
 }
 
-// New returns the entry for the running executable, started with args (the app passes
-// "--background"), in the user's autostart folder. It fails when either is unknown.
-func New(args ...string) (*XDG, error) {
+// Label is the app's ID (FyneApp.toml, appID in main.go): the LaunchAgent's label.
+const Label = "net.aiassist.pinclient"
+
+// RunValueName is the name of the app's value under the Windows Run key.
+const RunValueName = "PIN Client"
+
+// New returns start at login for the running executable, started with args, using this
+// OS's mechanism. It fails when the executable or the user's folders are unknown.
+func New(args ...string) (Autostart, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("autostart: find the app's executable: %w", err)
+	}
+	argv := append([]string{exe}, args...)
+	switch runtime.GOOS {
+	case "darwin":
+		dir, err := LaunchAgentsDir()
+		if err != nil {
+			return nil, err
+		}
+		return &LaunchAgent{Dir: dir, Label: Label, Exec: argv}, nil
+	case "windows":
+		return &RunKey{Name: RunValueName, Exec: argv, Values: registryRun{}}, nil
 	}
 	dir, err := DefaultDir()
 	if err != nil {
 		return nil, err
 	}
-	return &XDG{Dir: dir, Exec: append([]string{exe}, args...)}, nil
-}
-
-// DefaultDir is $XDG_CONFIG_HOME/autostart, or ~/.config/autostart.
-func DefaultDir() (string, error) {
-	base, err := os.UserConfigDir()
-	if err != nil {
-		return "", fmt.Errorf("autostart: %w", err)
-	}
-	return filepath.Join(base, "autostart"), nil
-}
-
-// Supported reports whether this OS uses XDG autostart entries.
-func (x *XDG) Supported() bool {
-	switch runtime.GOOS {
-	case "linux", "freebsd", "openbsd", "netbsd", "dragonfly":
-		return true
-	}
-	return false
-}
-
-func (x *XDG) path() string { return filepath.Join(x.Dir, FileName) }
-
-// Enabled reports whether the entry exists.
-func (x *XDG) Enabled() bool {
-	_, err := os.Stat(x.path())
-	return err == nil
-}
-
-// SetEnabled writes the entry (on) or removes it (off). Removing a missing entry is
-// not an error.
-func (x *XDG) SetEnabled(on bool) error {
-	if !on {
-		if err := os.Remove(x.path()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("turn off start at login: %w", err)
-		}
-		return nil
-	}
-	if len(x.Exec) == 0 {
-		return errors.New("turn on start at login: no command to start")
-	}
-	if err := os.MkdirAll(x.Dir, 0o755); err != nil {
-		return fmt.Errorf("turn on start at login: %w", err)
-	}
-	if err := os.WriteFile(x.path(), []byte(Entry(x.Exec)), 0o644); err != nil {
-		return fmt.Errorf("turn on start at login: %w", err)
-	}
-	return nil
-}
-
-// Entry is the .desktop file content that runs argv.
-func Entry(argv []string) string {
-	quoted := make([]string, len(argv))
-	for i, a := range argv {
-		quoted[i] = quoteArg(a)
-	}
-	return "[Desktop Entry]\n" +
-		"Type=Application\n" +
-		"Name=PIN Client\n" +
-		"Comment=Serve local LLMs on the PIN network (starts hidden in the tray)\n" +
-		"Exec=" + strings.Join(quoted, " ") + "\n" +
-		"Icon=net.aiassist.pinclient\n" + // the icon `fyne package` installs (FyneApp.toml ID)
-		"Terminal=false\n" +
-		"X-GNOME-Autostart-enabled=true\n"
-}
-
-// quoteArg quotes one Exec argument per the Desktop Entry spec: arguments with
-// reserved characters go in double quotes, with ", `, $ and \ backslash-escaped; a
-// literal % is written %%. The value is then escaped once more for the key's string
-// type (a backslash doubles).
-func quoteArg(a string) string {
-	a = strings.ReplaceAll(a, "%", "%%")
-	if a != "" && !strings.ContainsAny(a, " \t\n\"'\\><~|&;$*?#()`=") {
-		return a
-	}
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range a {
-		switch r {
-		case '"', '`', '$', '\\':
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	b.WriteByte('"')
-	return strings.ReplaceAll(b.String(), `\`, `\\`)
+	return &XDG{Dir: dir, Exec: argv}, nil
 }
