@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1010,6 +1011,45 @@ func TestUplinkBacklogAbortsJobWithReason(t *testing.T) {
 			if ch, ok := m.(*protocol.InferenceChunk); ok && ch.Delta == "c" {
 				t.Error("the job kept streaming after the uplink refused its output")
 			}
+		}
+	})
+}
+
+// After a drop (a gateway restart), every node is registered again at once with the
+// models of the last session, in parallel: a backend whose model list hangs does not
+// hold the others, or itself, back until the discovery timeout (issue 11: nodes came
+// back 7–31 s after a gateway restart). Discovery still runs and keeps the models.
+func TestReconnectRegistersKnownModelsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nodes := []config.Node{testNode("gpu-1"), testNode("gpu-2")}
+		r := startRig(t, newDialer().ok().ok(), func(o *Options) { o.Config.Transport = transport.WS }, nodes...)
+		c := r.conn()
+		regsOf := func(c *fakeConn) []protocol.RegisterNode { _, regs, _, _ := c.snapshot(); return regs }
+		if regs := regsOf(c); len(regs) != 2 {
+			t.Fatalf("first session registered %d nodes, want 2", len(regs))
+		}
+		r.be["gpu-1"].mu.Lock()
+		r.be["gpu-1"].hangModels = true
+		r.be["gpu-1"].mu.Unlock()
+		c.drop(nil)
+		synctest.Wait()
+		wait := time.Until(r.e.Status().RetryAt)
+		time.Sleep(wait)
+		c2 := r.conn() // the second session is up; discovery of gpu-1 hangs
+		regs := regsOf(c2)
+		if len(regs) != 2 || !slices.Equal(regs[0].Models, []string{"llama3:8b"}) || !slices.Equal(regs[1].Models, []string{"llama3:8b"}) {
+			t.Fatalf("reconnect registered %+v before discovery ended; want both nodes with their known models", regs)
+		}
+		if st := r.e.Status(); st.State != StateOnline {
+			t.Fatalf("state %v while discovery hangs, want online", st.State)
+		}
+		time.Sleep(discoverTimeout)
+		synctest.Wait()
+		if regs := regsOf(c2); len(regs) != 2 {
+			t.Fatalf("after the hung discovery timed out: %d registrations, want still 2 (models unchanged)", len(regs))
+		}
+		if st := r.e.Status(); !slices.Equal(st.Nodes[0].Models, []string{"llama3:8b"}) || st.Nodes[0].BackendOK {
+			t.Fatalf("gpu-1 after a failed discovery: %+v; want its known models and the backend shown as failing", st.Nodes[0])
 		}
 	})
 }

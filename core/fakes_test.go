@@ -215,12 +215,19 @@ type fakeBackend struct {
 	usage  backends.Usage
 	err    error
 	gate   chan struct{} // when non-nil, each call waits for a receive-able value
-	calls  int
-	reqs   []*backends.ChatRequest
+	// hangModels, when set, makes Models block until its context ends (a hung backend).
+	hangModels bool
+	calls      int
+	reqs       []*backends.ChatRequest
 }
 
-func (b *fakeBackend) Models(context.Context) ([]string, error) {
+func (b *fakeBackend) Models(ctx context.Context) ([]string, error) {
 	b.mu.Lock()
+	if b.hangModels {
+		b.mu.Unlock()
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	defer b.mu.Unlock()
 	if b.err != nil && b.models == nil {
 		return nil, b.err

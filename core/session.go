@@ -204,9 +204,19 @@ func (s *session) keepalive(ctx context.Context, online func()) error {
 			s.log.Info("payout address sent", "tag", "wallet", "address", maskAddress(c.PayoutAddress))
 		}
 	}
-	s.registerAll(ctx, true, true)
-	s.e.setState(StateOnline, "", time.Time{})
-	online()
+	if s.registerKnown(ctx) {
+		// Back after a drop (a gateway deploy, a reset): every node is registered again
+		// with the models it had, without waiting for discovery, which a hung backend
+		// can hold up for discoverTimeout. Discovery and the checks follow; a real model
+		// change re-registers the node as on any refresh.
+		s.e.setState(StateOnline, "", time.Time{})
+		online()
+		s.registerAll(ctx, false, true)
+	} else {
+		s.registerAll(ctx, true, true)
+		s.e.setState(StateOnline, "", time.Time{})
+		online()
+	}
 
 	t := time.NewTicker(heartbeatEvery)
 	defer t.Stop()
@@ -288,6 +298,55 @@ func (s *session) registerAll(ctx context.Context, first, check bool) {
 	}
 }
 
+// registerKnown registers every node at once, in parallel, with the models found for it
+// in an earlier session of this engine. It registers nothing and returns false when a
+// node has none yet (the engine's first session): then registration waits for
+// discovery. A failed registration is logged and the node is registered again on the
+// next refresh that sees its models.
+func (s *session) registerKnown(ctx context.Context) bool {
+	e := s.e
+	known := make([][]string, len(e.nodes))
+	for i, n := range e.nodes {
+		p := n.models.Load()
+		if p == nil {
+			return false
+		}
+		known[i] = advertised(n)
+	}
+	var wg sync.WaitGroup
+	for i, n := range e.nodes {
+		wg.Go(func() {
+			adv := known[i]
+			if err := s.conn.Register(ctx, registration(n, adv)); err != nil {
+				s.log.Warn("node registration failed", "tag", "node", "node", n.cfg.Alias, "err", err)
+				return
+			}
+			s.setRegistered(i, adv)
+			s.log.Info("node registered", "tag", "node", "node", n.cfg.Alias, "models", len(adv), "capacity", n.cfg.Capacity, "region", n.cfg.Region, "from", "last session")
+		})
+	}
+	wg.Wait()
+	return true
+}
+
+// registration is node n's REGISTER_NODE advertising adv.
+func registration(n *node, adv []string) protocol.RegisterNode {
+	return protocol.RegisterNode{
+		Alias: n.cfg.Alias, Models: adv, Capacity: n.cfg.Capacity, Region: n.cfg.Region,
+		PricePerThousandTokens: n.cfg.Price(), InterviewModel: n.cfg.InterviewModel, APIMode: n.cfg.APIMode,
+	}
+}
+
+// setRegistered records the model set node i was registered with in this session.
+func (s *session) setRegistered(i int, adv []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.registered == nil {
+		s.registered = map[int][]string{}
+	}
+	s.registered[i] = slices.Sorted(slices.Values(adv))
+}
+
 // applyNode records one node's discovery (and check, when checked) results, registers the node when
 // this is the session's first registration or its model set really changed (see
 // reregister), and returns the models it advertises. A failed discovery keeps the
@@ -320,19 +379,10 @@ func (s *session) applyNode(ctx context.Context, i int, models []string, err err
 	}
 	adv := advertised(n)
 	if first || s.reregister(i, adv) {
-		reg := protocol.RegisterNode{
-			Alias: n.cfg.Alias, Models: adv, Capacity: n.cfg.Capacity, Region: n.cfg.Region,
-			PricePerThousandTokens: n.cfg.Price(), InterviewModel: n.cfg.InterviewModel, APIMode: n.cfg.APIMode,
-		}
-		if err := s.conn.Register(ctx, reg); err != nil {
+		if err := s.conn.Register(ctx, registration(n, adv)); err != nil {
 			s.log.Warn("node registration failed", "tag", "node", "node", n.cfg.Alias, "err", err)
 		} else {
-			s.mu.Lock()
-			if s.registered == nil {
-				s.registered = map[int][]string{}
-			}
-			s.registered[i] = slices.Sorted(slices.Values(adv))
-			s.mu.Unlock()
+			s.setRegistered(i, adv)
 			s.log.Info("node registered", "tag", "node", "node", n.cfg.Alias, "models", len(adv), "capacity", n.cfg.Capacity, "region", n.cfg.Region)
 		}
 	}
