@@ -321,6 +321,23 @@ func TestAppEngineAndDaemonNeverBoth(t *testing.T) {
 	}
 	h.until("online again", func() bool { return h.u.last.State == core.StateOnline })
 
+	// `pin-clientd reload` of the app's engine: it reloads, and the app shows (and its
+	// Settings edit) the new config, not the one it started with.
+	cfg, _, err := config.Load(s.cfgPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Nodes[0].Capacity++
+	wantCap := cfg.Nodes[0].Capacity
+	if err := cfg.Save(s.cfgPath, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Reload(ctx); err != nil {
+		t.Fatalf("reload of the app's engine: %v", err)
+	}
+	h.until("the app's config follows the reload", func() bool { return h.u.cfg.Nodes[0].Capacity == wantCap })
+	h.until("online after the reload", func() bool { return h.u.last.State == core.StateOnline })
+
 	// A second engine for the operator: pin-clientd is refused.
 	d := startDaemon(t, s.cfgPath)
 	err = d.wait(t)

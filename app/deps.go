@@ -27,6 +27,9 @@ type EngineSpec struct {
 	// status, never the value.
 	SecretSource string
 	Logger       *slog.Logger
+	// Reloaded, if set, is called (off the UI thread) with the new config after the
+	// engine reloaded itself from ConfigPath (`pin-clientd reload`).
+	Reloaded func(*config.Config)
 }
 
 // EngineFactory builds the app's own engine. The engine starts offline; the app calls

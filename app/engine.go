@@ -50,7 +50,7 @@ func HostEngine(secrets SecretStore) EngineFactory {
 		}
 		return host.New(context.Background(), host.Options{
 			Kind: control.KindApp, Scope: control.ScopeUser, ConfigPath: spec.ConfigPath,
-			Build: build, Logger: log,
+			Build: build, Logger: log, OnReload: spec.Reloaded,
 		})
 	}
 }

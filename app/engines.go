@@ -289,7 +289,16 @@ func (u *UI) launch(cfg *config.Config, secret protocol.Secret, source string, o
 		u.apply(u.idle("this build has no relay engine"))
 		return
 	}
-	eng, err := u.opts.NewEngine(EngineSpec{Config: cfg, ConfigPath: u.configPath(), Secret: secret, SecretSource: source, Logger: u.log})
+	var r *running
+	reloaded := func(c *config.Config) { // the CLI reloaded this engine: show and edit its config
+		u.do(func() {
+			if u.eng == r && r != nil {
+				u.cfg = c
+				u.render()
+			}
+		})
+	}
+	eng, err := u.opts.NewEngine(EngineSpec{Config: cfg, ConfigPath: u.configPath(), Secret: secret, SecretSource: source, Logger: u.log, Reloaded: reloaded})
 	if err != nil {
 		u.apply(u.idle(err.Error()))
 		return
@@ -297,7 +306,7 @@ func (u *UI) launch(cfg *config.Config, secret protocol.Secret, source string, o
 	runCtx, cancel := context.WithCancel(context.Background())
 	// The subscription outlives cancel so the draining is shown; it ends after Run.
 	subCtx, endSub := context.WithCancel(context.Background())
-	r := &running{eng: eng, cancel: cancel, done: make(chan struct{})}
+	r = &running{eng: eng, cancel: cancel, done: make(chan struct{})}
 	u.eng = r
 	go func() {
 		err := eng.Run(runCtx)

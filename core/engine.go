@@ -211,6 +211,10 @@ func transportOf(c *config.Config) string {
 	return transport.SSE
 }
 
+// Config returns the config the engine was built with (shared: callers must not
+// modify it).
+func (e *Engine) Config() *config.Config { return e.cfg }
+
 // ---- Controller ----
 
 var _ Controller = (*Engine)(nil)

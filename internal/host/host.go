@@ -21,6 +21,7 @@ import (
 
 	"github.com/pin-client/pin-client/core"
 	"github.com/pin-client/pin-client/core/control"
+	"github.com/pin-client/pin-client/internal/config"
 	"github.com/pin-client/pin-client/internal/enginelock"
 	"github.com/pin-client/pin-client/internal/metrics"
 	"github.com/pin-client/pin-client/internal/version"
@@ -60,6 +61,10 @@ type Options struct {
 	MetricsAllowRemote bool
 
 	Logger *slog.Logger // nil → discard
+
+	// OnReload, if set, is called with the new config after a reload swapped engines
+	// (from Run's goroutine; it must not block). The desktop app refreshes its copy.
+	OnReload func(*config.Config)
 }
 
 // Host is one engine in this process. Create it with New, run it with Run.
@@ -298,6 +303,9 @@ func (h *Host) Run(ctx context.Context) error {
 				}
 				h.publish(next.Status())
 				h.log.Info("reloaded", "config", h.o.ConfigPath, "nodes", len(next.Status().Nodes))
+				if h.o.OnReload != nil {
+					h.o.OnReload(next.Config())
+				}
 				req.reply <- nil
 				break wait
 			}
