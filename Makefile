@@ -45,7 +45,7 @@ PKG_ARCH  ?= $(shell $(GO) env GOARCH)
 # would start the Debian revision), e.g. 3.0.0+v3.0.0.5.gabc1234.dirty.
 PKG_VERSION := $(subst -,.,$(VERSION))
 
-.PHONY: help all build build-daemon build-gui run run-daemon test fuzz bench lint cross \
+.PHONY: help all build build-daemon build-gui sysdeps-gui run run-daemon test fuzz bench lint cross \
         package windows deb rpm deb-test dist screenshots e2e keyring-test ci clean
 
 help: ## list targets
@@ -58,16 +58,21 @@ build: build-daemon build-gui ## build bin/pin-clientd (no cgo) and bin/pin-clie
 build-daemon:
 	CGO_ENABLED=0 $(GOBUILD) -o $(BIN)/pin-clientd ./cmd/pin-clientd
 
-build-gui:
+build-gui: sysdeps-gui
 	CGO_ENABLED=1 $(GOBUILD) -o $(BIN)/pin-client .
 
-run: ## start the desktop app
+# On Debian/Ubuntu the GUI's cgo headers are installed when missing (sudo when not root);
+# SYSDEPS=skip turns that off.
+sysdeps-gui:
+	@./scripts/sysdeps.sh gui
+
+run: sysdeps-gui ## start the desktop app (installs the GUI's build packages on Debian/Ubuntu if missing)
 	$(GO) run -ldflags '$(LDFLAGS)' .
 
 run-daemon: ## start the daemon; pass flags with ARGS='-c config.json'
 	CGO_ENABLED=0 $(GO) run -ldflags '$(LDFLAGS)' ./cmd/pin-clientd $(ARGS)
 
-test: ## go test -race over the whole module (needs the Fyne apt packages, see README.md, "Building, testing and CI")
+test: sysdeps-gui ## go test -race over the whole module (installs the Fyne build packages on Debian/Ubuntu if missing)
 	$(GO) test -race -count=1 ./...
 
 fuzz: ## run every Fuzz* target for FUZZTIME each (found with grep, new ones included)
