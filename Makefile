@@ -22,7 +22,7 @@ LDFLAGS  := -s -w -X github.com/pin-client/pin-client/internal/version.Version=$
 GOBUILD  := $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 
 # Fuzzing: each Fuzz target runs for FUZZTIME (one package and one target per go test).
-FUZZTIME ?= 15s
+FUZZTIME ?= 30s
 # Relay benchmark report (bench/relaybench), and extra flags such as -quick or -v.
 BENCH_OUT  ?= bench/results.json
 BENCH_ARGS ?=
