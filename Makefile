@@ -32,7 +32,7 @@ FYNE_TOOL ?= fyne.io/tools/cmd/fyne@v1.7.4
 CROSS_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
 .PHONY: help all build build-daemon build-gui run run-daemon test fuzz bench lint cross \
-        package screenshots e2e keyring-test ci clean
+        package screenshots e2e keyring-test ci clean soak soak-quick
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -104,3 +104,12 @@ ci: ## exactly what CI runs (installs apt packages: needs root)
 
 clean: ## remove build output
 	rm -rf $(BIN) $(DIST)
+
+# Chaos soak (issue 11): the real pin-clientd against pintest and fake backends under
+# load and a seeded fault schedule; SOAK_ARGS e.g. -seed 7 -duration 10m -transport ws.
+SOAK_ARGS ?=
+soak: ## chaos soak of the real daemon, both transports, 10 min by default (SOAK_ARGS='-seed 2 -duration 30m')
+	$(GO) run ./e2e/soak $(SOAK_ARGS)
+
+soak-quick: ## the 2-minute soak CI runs (both transports, 1 min each)
+	$(GO) run ./e2e/soak -duration 2m $(SOAK_ARGS)
