@@ -122,6 +122,9 @@ func serviceOptions(user bool, io cmdIO) installer.Options {
 	}
 }
 
+// credentialConfig is the systemd credential carrying config.json to the system unit.
+const credentialConfig = "config.json"
+
 // serviceSecretFile is the system service's secret file as the service sees it (no
 // systemRoot prefix: that is only where this process writes it).
 func serviceSecretFile(io cmdIO) string {
@@ -158,7 +161,23 @@ func serviceInstall(f serviceFlags, io cmdIO) error {
 	}
 	o.WorkingDirectory = filepath.Dir(cfgPath)
 	o.StopTimeout = f.grace + stopMargin
-	if !f.user {
+	switch {
+	case !f.user && runtime.GOOS == "linux":
+		// The sandboxed system unit (dynamic user, /home hidden) gets the config and the
+		// secret file as systemd credentials: systemd reads them as root and hands the
+		// service owner-only copies, so a config in a home folder or readable only by
+		// root works. The copies are taken at each start: restart after editing.
+		o.Arguments = []string{"service", "run", "-n", strconv.Itoa(f.threads), "--grace", f.grace.String()}
+		if f.logLevel != "" {
+			o.Arguments = append(o.Arguments, "-l", f.logLevel)
+		}
+		o.RawArguments = []string{"-c", "%d/" + credentialConfig}
+		o.WorkingDirectory = ""
+		o.Credentials = []installer.Credential{{Name: credentialConfig, Path: cfgPath}}
+		if cfg.APISecret == "" {
+			o.Credentials = append(o.Credentials, installer.Credential{Name: secret.CredentialName, Path: serviceSecretFile(io)})
+		}
+	case !f.user:
 		o.Env = map[string]string{secret.EnvSecretFile: serviceSecretFile(io)}
 	}
 	m, err := installer.New(o)
