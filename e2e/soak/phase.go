@@ -127,13 +127,16 @@ func (p *phase) run(ctx context.Context) ([]string, error) {
 	var restartErr error
 	wg.Go(func() { restartErr = p.restartLoop(lctx, mrand.New(mrand.NewPCG(p.seed, 2))) })
 	wg.Go(func() { p.housekeep(lctx) })
-	// One 8 MiB frame early in the warm-up: the runtime keeps the memory it took, so the
+	// Two 8 MiB frames early in the warm-up: the runtime keeps the memory it took, so the
 	// window after warm-up already holds that high-water mark, like the end does.
 	wg.Go(func() {
-		select {
-		case <-time.After(3 * time.Second):
-			p.oversized(lctx)
-		case <-lctx.Done():
+		for _, wait := range []time.Duration{3 * time.Second, 7 * time.Second} { // at 3 s and 10 s
+			select {
+			case <-time.After(wait):
+				p.oversized(lctx)
+			case <-lctx.Done():
+				return
+			}
 		}
 	})
 	wg.Wait()

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -200,16 +199,15 @@ func window(ss []sample, from, to time.Duration) []sample {
 	return w
 }
 
-func medianRSS(ss []sample) int64 {
-	v := make([]int64, len(ss))
-	for i, s := range ss {
-		v[i] = s.rss
-	}
-	slices.Sort(v)
-	if len(v) == 0 {
+func minRSS(ss []sample) int64 {
+	if len(ss) == 0 {
 		return 0
 	}
-	return v[len(v)/2]
+	m := ss[0].rss
+	for _, s := range ss {
+		m = min(m, s.rss)
+	}
+	return m
 }
 
 func maxFDs(ss []sample) int {

@@ -13,11 +13,12 @@ import (
 // Flatness tolerances (see README, "Soak"): the end-of-run window against the window
 // right after warm-up.
 const (
-	// rssSlackBytes + rssSlackFrac of the start: the Go runtime returns freed memory to
-	// the OS lazily (the scavenger works over minutes), an 8 MiB frame is held two or
-	// three times while it is decoded and forwarded, and GOGC=100 lets the heap reach
-	// twice the live data before a collection; a leak of even 10 KiB per job shows up
-	// as 30 MiB over a 10-minute run (~3000 jobs), past this slack.
+	// The floor (minimum) of each window is compared, not a peak: a leak raises the
+	// floor, while the transient spikes of 8 MiB frames (held two or three times while
+	// decoded and forwarded) and GOGC=100 (the heap reaches twice the live data before a
+	// collection) raise peaks. rssSlackBytes + rssSlackFrac of the start: the Go runtime
+	// returns freed memory to the OS lazily (the scavenger works over minutes); a leak of
+	// even 10 KiB per job shows up as 30 MiB over a 10-minute run (~3000 jobs), past it.
 	rssSlackBytes = 24 << 20
 	rssSlackFrac  = 0.25
 	// fdSlack: the daemon holds one downlink, up to a few uplink/heartbeat connections
@@ -198,13 +199,21 @@ func (p *phase) report(a accounting, samples []sample, st settled, sg sigtermRes
 		fmt.Printf("  resources:    too few samples (%d) to compare\n", len(samples))
 		fail("resources: too few samples to compare start and end (run longer)")
 	} else {
-		r0, r1 := medianRSS(startW), medianRSS(endW)
+		r0, r1 := minRSS(startW), minRSS(endW)
 		f0, f1 := maxFDs(startW), maxFDs(endW)
 		peak := int64(0)
 		for _, s := range samples {
 			peak = max(peak, s.rss)
 		}
-		fmt.Printf("  RSS:          %s after warm-up -> %s at the end (median of %v windows), peak %s\n", mib(r0), mib(r1), win, mib(peak))
+		fmt.Printf("  RSS:          %s after warm-up -> %s at the end (floor of %v windows), peak %s\n", mib(r0), mib(r1), win, mib(peak))
+		var tl []string
+		step := max(10*time.Second, p.dur/10)
+		for at := time.Duration(0); at < p.dur; at += step {
+			if w := window(samples, at, at+step); len(w) > 0 {
+				tl = append(tl, fmt.Sprintf("%.0f/%d", float64(minRSS(w))/(1<<20), maxFDs(w)))
+			}
+		}
+		fmt.Printf("  timeline:     RSS floor MiB/max FDs every %v: %s\n", step, strings.Join(tl, " "))
 		fmt.Printf("  FDs:          %d after warm-up -> %d at the end (max of the windows)\n", f0, f1)
 		fmt.Printf("  goroutines:   not measured (the daemon exposes no debug endpoint)\n")
 		if lim := r0 + max(rssSlackBytes, int64(float64(r0)*rssSlackFrac)); r1 > lim {
