@@ -57,6 +57,7 @@ type phase struct {
 	rereg  []time.Duration
 	missed []string // restarts not followed by re-registration in time
 	burst  []time.Duration
+	died   string // why the daemon is gone before SIGTERM ("" while it runs)
 }
 
 // tracked is one job the soak sent.
@@ -183,7 +184,8 @@ func (p *phase) writeConfig() (string, error) {
 	return path, os.WriteFile(path, b, 0o600)
 }
 
-// housekeep keeps the harness's own memory bounded: the fakes record every request.
+// housekeep keeps the harness's own memory bounded (the fakes record every request)
+// and notices a daemon that exited.
 func (p *phase) housekeep(ctx context.Context) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
@@ -193,6 +195,14 @@ func (p *phase) housekeep(ctx context.Context) {
 			return
 		case <-t.C:
 			p.be.reset()
+			if !p.d.alive() {
+				p.mu.Lock()
+				if p.died == "" {
+					p.died = fmt.Sprintf("pin-clientd exited during the load (%v)", p.d.err)
+				}
+				p.mu.Unlock()
+				return
+			}
 		}
 	}
 }
@@ -280,7 +290,7 @@ func (p *phase) worker(ctx context.Context, r *mrand.Rand) {
 	}
 }
 
-// await blocks until the job is answered, or its session ended 3 s ago, or limit.
+// await blocks until the job is answered, or 3 s after its session ended, or limit.
 func (p *phase) await(ctx context.Context, t *tracked, limit time.Duration) {
 	wctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
@@ -288,12 +298,11 @@ func (p *phase) await(ctx context.Context, t *tracked, limit time.Duration) {
 		if t.job.Result() != nil {
 			return true
 		}
-		ended, _, at := p.gw.SessionEnded(t.job.Session())
-		return ended && time.Since(at) > 3*time.Second
+		ended, _, _ := p.gw.SessionEnded(t.job.Session())
+		return ended
 	})
 	if t.job.Result() == nil && wctx.Err() == nil {
-		// The session ended; Wait re-evaluates only on changes, so give late answers
-		// their 3 s on the clock.
+		// The session ended: a late answer gets 3 s.
 		select {
 		case <-t.job.Done():
 		case <-time.After(3 * time.Second):
@@ -586,6 +595,10 @@ func (p *phase) sigterm(ctx context.Context) sigtermResult {
 	// Every job is at its backend (the hung ones hold their request open).
 	if err := p.gw.Wait(wctx, func() bool { return p.be.inFlight() >= len(ts) }); err != nil {
 		res.note = "jobs did not reach the backends"
+	}
+	if !p.d.alive() {
+		res.note = "pin-clientd had already exited"
+		return res
 	}
 	res.ok, res.inFlight = true, len(ts)
 	res.took, res.code, res.killed = p.d.terminate(p.opts.grace + 15*time.Second)

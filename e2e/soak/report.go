@@ -129,6 +129,7 @@ func (p *phase) report(a accounting, samples []sample, st settled, sg sigtermRes
 	p.mu.Lock()
 	counts := p.counts
 	rereg, missed, burst := slices.Clone(p.rereg), slices.Clone(p.missed), slices.Clone(p.burst)
+	died := p.died
 	p.mu.Unlock()
 
 	var names []string
@@ -161,6 +162,9 @@ func (p *phase) report(a accounting, samples []sample, st settled, sg sigtermRes
 		counts["fault restart"], len(rereg), pct(rereg, 0.5).Round(time.Millisecond), pct(rereg, 1).Round(time.Millisecond), len(missed))
 	fmt.Printf("  busy answers: %d in bursts, p50 %v, max %v after dispatch\n", len(burst), pct(burst, 0.5).Round(time.Millisecond), pct(burst, 1).Round(time.Millisecond))
 
+	if died != "" {
+		fail("%s; see %s", died, p.d.logPath)
+	}
 	if len(a.duplicates) > 0 {
 		fail("%d requests answered more than once, e.g. %s", len(a.duplicates), a.duplicates[0])
 	}
