@@ -73,7 +73,9 @@ func TestReport(t *testing.T) {
 		{"fds", func(_ *phase, _ *accounting, ss *[]sample, _ *sigtermResult, _ *outputReport) { *ss = grow }, "open FDs grew"},
 		{"sigterm unanswered", func(_ *phase, _ *accounting, _ *[]sample, sg *sigtermResult, _ *outputReport) { sg.answered = 2 }, "2 of 4 jobs in flight got no answer"},
 		{"sigterm exit code", func(_ *phase, _ *accounting, _ *[]sample, sg *sigtermResult, _ *outputReport) { sg.code = 1 }, "exit code 1"},
-		{"sigterm slow", func(_ *phase, _ *accounting, _ *[]sample, sg *sigtermResult, _ *outputReport) { sg.took = 11 * time.Second }, "over the grace"},
+		{"sigterm slow", func(_ *phase, _ *accounting, _ *[]sample, sg *sigtermResult, _ *outputReport) {
+			sg.took = 11 * time.Second
+		}, "over the grace"},
 		{"sigterm killed", func(_ *phase, _ *accounting, _ *[]sample, sg *sigtermResult, _ *outputReport) { sg.killed = true }, "killed"},
 		{"panic", func(_ *phase, _ *accounting, _ *[]sample, _ *sigtermResult, out *outputReport) {
 			out.panics = []string{"panic: boom"}
