@@ -40,6 +40,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -74,7 +75,14 @@ type options struct {
 	keep       bool
 	race       bool
 	bin        string
+	faults     map[string]bool // enabled fault kinds (allFaults)
 }
+
+// allFaults are the fault kinds -faults selects from.
+var allFaults = []string{"restart", "reset", "stall", "hb502", "burst", "malformed", "oversized", "tts500", "backend", "interview"}
+
+// on reports whether fault kind name is enabled.
+func (o options) on(name string) bool { return o.faults[name] }
 
 func parseFlags(args []string) (options, error) {
 	var o options
@@ -88,6 +96,7 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (config, daemon logs)")
 	fs.BoolVar(&o.race, "race", false, "build pin-clientd with the race detector")
 	fs.StringVar(&o.bin, "bin", "", "use this pin-clientd binary instead of building one")
+	faults := fs.String("faults", "all", "fault kinds to inject, comma-separated: all or "+strings.Join(allFaults, ","))
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -99,6 +108,19 @@ func parseFlags(args []string) (options, error) {
 	default:
 		return o, fmt.Errorf("-transport %q: use sse, ws or both", *tr)
 	}
+	o.faults = map[string]bool{}
+	for _, f := range strings.Split(*faults, ",") {
+		switch f = strings.TrimSpace(f); {
+		case f == "all":
+			for _, a := range allFaults {
+				o.faults[a] = true
+			}
+		case slices.Contains(allFaults, f):
+			o.faults[f] = true
+		case f != "":
+			return o, fmt.Errorf("-faults: unknown kind %q; use all or some of %s", f, strings.Join(allFaults, ","))
+		}
+	}
 	if o.duration < 20*time.Second {
 		return o, fmt.Errorf("-duration %v: at least 20s (the warm-up alone takes 15 s per transport)", o.duration)
 	}
@@ -107,6 +129,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.restarts < 4*len(o.transports) {
 		o.restarts = 4 * len(o.transports)
+	}
+	if !o.on("restart") {
+		o.restarts = 0
 	}
 	return o, nil
 }
@@ -132,8 +157,14 @@ func run(ctx context.Context, args []string) ([]string, error) {
 			return nil, err
 		}
 	}
-	fmt.Printf("soak: seed %d, %v over %s, %d gateway restarts, grace %v, load %s\n",
-		o.seed, o.duration, strings.Join(o.transports, "+"), o.restarts, o.grace, loadavg())
+	var on []string
+	for _, f := range allFaults {
+		if o.on(f) {
+			on = append(on, f)
+		}
+	}
+	fmt.Printf("soak: seed %d, %v over %s, %d gateway restarts, grace %v, faults %s, load %s\n",
+		o.seed, o.duration, strings.Join(o.transports, "+"), o.restarts, o.grace, strings.Join(on, ","), loadavg())
 	var all []string
 	per := o.duration / time.Duration(len(o.transports))
 	for i, tr := range o.transports {

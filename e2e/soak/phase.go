@@ -128,10 +128,15 @@ func (p *phase) run(ctx context.Context) ([]string, error) {
 	var restartErr error
 	wg.Go(func() { restartErr = p.restartLoop(lctx, mrand.New(mrand.NewPCG(p.seed, 2))) })
 	wg.Go(func() { p.housekeep(lctx) })
-	wg.Go(func() { p.interviews(lctx) })
+	if p.opts.on("interview") {
+		wg.Go(func() { p.interviews(lctx) })
+	}
 	// Two 8 MiB frames early in the warm-up: the runtime keeps the memory it took, so the
 	// window after warm-up already holds that high-water mark, like the end does.
 	wg.Go(func() {
+		if !p.opts.on("oversized") {
+			return
+		}
 		for _, wait := range []time.Duration{3 * time.Second, 7 * time.Second} { // at 3 s and 10 s
 			select {
 			case <-time.After(wait):
@@ -265,6 +270,9 @@ func (p *phase) worker(ctx context.Context, r *mrand.Rand) {
 		case x < 13:
 			mode = modeHang
 		}
+		if !p.opts.on("backend") {
+			mode = modeOK
+		}
 		tokens := 5 + r.IntN(40)
 		hold := time.Duration(2000+r.IntN(8000)) * time.Millisecond
 		switch x := r.IntN(100); {
@@ -324,7 +332,11 @@ func (p *phase) faults(ctx context.Context, r *mrand.Rand) {
 			return
 		case <-time.After(time.Duration(1500+r.IntN(3000)) * time.Millisecond):
 		}
-		switch x := r.IntN(100); {
+		x := r.IntN(100)
+		if !p.opts.on(faultKind(x)) {
+			continue
+		}
+		switch {
 		case x < 30: // link reset mid-stream
 			if p.gw.DropLink() == nil {
 				p.count("fault link reset", 1)
@@ -414,6 +426,26 @@ func (p *phase) oversized(ctx context.Context) {
 	p.dispatch(ctx, "oversized", "", func() (*pintest.Job, error) { return p.gw.Infer(context.Background(), pl) })
 }
 
+// faultKind names the -faults kind of a fault draw x in [0,100) of the faults loop.
+func faultKind(x int) string {
+	switch {
+	case x < 30, x >= 90:
+		return "reset"
+	case x < 42:
+		return "stall"
+	case x < 50:
+		return "hb502"
+	case x < 64:
+		return "burst"
+	case x < 78:
+		return "malformed"
+	case x < 83:
+		return "oversized"
+	default:
+		return "tts500"
+	}
+}
+
 // heartbeat502 makes SSE heartbeats answer 502 until one did (at most 45 s).
 func (p *phase) heartbeat502(ctx context.Context) {
 	before := p.failedHeartbeats()
@@ -480,6 +512,9 @@ func (p *phase) interview() {
 // at most -rereg-max: a restart not followed by re-registration within -rereg-max is
 // a violation, and restarts that no longer fit in the load time are too.
 func (p *phase) restartLoop(ctx context.Context, r *mrand.Rand) error {
+	if p.restarts == 0 {
+		return nil
+	}
 	period := p.dur / time.Duration(p.restarts+1)
 	t0 := time.Now()
 	for i := 0; i < p.restarts; i++ {
