@@ -621,8 +621,19 @@ func (p *phase) sigterm(ctx context.Context) sigtermResult {
 	wctx, cancel := context.WithTimeout(ctx, 6*time.Minute)
 	defer cancel()
 	start := time.Now()
-	if err := p.gw.Wait(wctx, p.gw.Connected); err != nil {
-		res.note = "no session to send the jobs on within 6 minutes"
+	// Connected and both nodes registered on this session: the daemon refuses jobs for
+	// nodes it has not registered yet.
+	ready := func() bool {
+		sid, n := p.gw.SessionID(), 0
+		for _, a := range p.gw.Adverts() {
+			if a.Source == "REGISTER_NODE" && a.Session == sid && sid != 0 {
+				n++
+			}
+		}
+		return n >= 2
+	}
+	if err := p.gw.Wait(wctx, ready); err != nil {
+		res.note = "no session with both nodes registered within 6 minutes"
 		return res
 	}
 	if d := time.Since(start); d > time.Second {
@@ -656,9 +667,13 @@ func (p *phase) sigterm(ctx context.Context) sigtermResult {
 		return res
 	}
 	res.ok, res.inFlight = true, len(ts)
+	sent := time.Now()
 	res.took, res.code, res.killed = p.d.terminate(p.opts.grace + 15*time.Second)
 	// The link is gone with the process; answers already received are all there is.
 	for _, t := range ts {
+		if r := t.job.Result(); r != nil && !r.OK() && r.Time.Before(sent) {
+			res.note = strings.TrimPrefix(res.note+"; answered before SIGTERM: "+r.Err, "; ")
+		}
 		switch p.gw.Terminals(t.job.ID) {
 		case 1:
 			res.answered++
