@@ -22,7 +22,7 @@ LDFLAGS  := -s -w -X github.com/pin-client/pin-client/internal/version.Version=$
 GOBUILD  := $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 
 # Fuzzing: each Fuzz target runs for FUZZTIME (one package and one target per go test).
-FUZZTIME ?= 15s
+FUZZTIME ?= 30s
 # Relay benchmark report (bench/relaybench), and extra flags such as -quick or -v.
 BENCH_OUT  ?= bench/results.json
 BENCH_ARGS ?=
@@ -46,7 +46,7 @@ PKG_ARCH  ?= $(shell $(GO) env GOARCH)
 PKG_VERSION := $(subst -,.,$(VERSION))
 
 .PHONY: help all build build-daemon build-gui sysdeps-gui run run-daemon test fuzz bench lint cross \
-        package windows deb rpm deb-test dist screenshots e2e keyring-test ci clean
+        package windows deb rpm deb-test dist screenshots e2e keyring-test ci clean soak soak-quick
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -161,3 +161,12 @@ ci: ## exactly what CI runs (installs apt packages: needs root)
 
 clean: ## remove build output
 	rm -rf $(BIN) $(DIST) $(WIN_SYSO)
+
+# Chaos soak (issue 11): the real pin-clientd against pintest and fake backends under
+# load and a seeded fault schedule; SOAK_ARGS e.g. -seed 7 -duration 10m -transport ws.
+SOAK_ARGS ?=
+soak: ## chaos soak of the real daemon, both transports, 10 min by default (SOAK_ARGS='-seed 2 -duration 30m')
+	$(GO) run ./e2e/soak $(SOAK_ARGS)
+
+soak-quick: ## the 2-minute soak CI runs (both transports, 1 min each)
+	$(GO) run ./e2e/soak -duration 2m $(SOAK_ARGS)

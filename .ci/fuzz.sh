@@ -2,11 +2,11 @@
 # Run every native Go fuzz target in the module for a bounded time.
 # Targets are found with grep (func FuzzXxx(f *testing.F) in *_test.go), so new ones are
 # picked up automatically. `go test -fuzz` takes one package and one target per run.
-# Env: FUZZTIME (default 15s), GO (default go).
+# Env: FUZZTIME (default 30s), GO (default go).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
-FUZZTIME=${FUZZTIME:-15s}
+FUZZTIME=${FUZZTIME:-30s}
 
 mapfile -t hits < <(grep -rEo --include='*_test.go' --exclude-dir=node_modules --exclude-dir=.git \
   '^func Fuzz[A-Za-z0-9_]*\(' . | sort -u)

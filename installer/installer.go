@@ -20,6 +20,7 @@ package installer
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -77,6 +78,14 @@ type Options struct {
 	WorkingDirectory string
 	// Env is set in the service's environment.
 	Env map[string]string
+	// RawArguments follow Arguments in a systemd ExecStart verbatim, so they may use
+	// specifiers such as %d (the credentials directory); the caller quotes them. Other
+	// platforms append them like Arguments.
+	RawArguments []string
+	// Credentials are systemd credentials of the system unit (LoadCredential=NAME:PATH):
+	// systemd reads PATH as root before the sandbox is set up and gives the service an
+	// owner-only copy in $CREDENTIALS_DIRECTORY/NAME. Ignored by other platforms.
+	Credentials []Credential
 	// StopTimeout is how long the program may take to stop once asked (its drain). The
 	// manager's own kill deadline is set RestartDelay/2 above it. 0: DefaultStopTimeout.
 	StopTimeout time.Duration
@@ -90,6 +99,9 @@ type Options struct {
 	// Systemctl is the systemctl command; "": "systemctl" from PATH.
 	Systemctl string
 }
+
+// Credential is one systemd credential: Name in $CREDENTIALS_DIRECTORY, read from Path.
+type Credential struct{ Name, Path string }
 
 func (o *Options) stopTimeout() time.Duration {
 	if o.StopTimeout > 0 {
@@ -148,14 +160,25 @@ type unitData struct {
 	Env              []string // KEY=value, sorted, quoted for systemd
 	TimeoutStopSec   int
 	RestartSec       int
-	User             bool // a systemd --user unit
+	User             bool     // a systemd --user unit
+	Credentials      []string // NAME:PATH, system unit only
+	Name             string   // the unit's name: StateDirectory and RuntimeDirectory
 }
 
-// systemdUnit is both units. The system unit starts at boot after the network is up,
-// with a little hardening; the user unit hooks into default.target (user managers have
-// no multi-user.target) to start at login, or at boot with lingering. Both send SIGTERM
-// to the main process only (KillMode=mixed) so it can drain, then SIGKILL to everything
-// left at TimeoutStopSec.
+// systemdUnit is both units. The system unit starts at boot after the network is up;
+// the user unit hooks into default.target (user managers have no multi-user.target) to
+// start at login, or at boot with lingering. Both send SIGTERM to the main process only
+// (KillMode=mixed) so it can drain, then SIGKILL to everything left at TimeoutStopSec.
+//
+// The system unit runs sandboxed as a dynamic user (issue 11 #12; README, "Running as a
+// service"): no root, no capabilities, a read-only view of the system with /home hidden,
+// its own state (/var/lib/NAME: the engine lock) and runtime (/run/NAME: the control
+// socket) directories, the group pin-client (a static group of that name, if the admin
+// creates one, gives its members the control socket), only IPv4/IPv6/Unix sockets (the
+// gateway, the backends, the control API) and the @system-service system calls. Its
+// config and secret come as systemd credentials, so root-only files in any folder work.
+// The user unit keeps what a user manager can enforce without privileges: the seccomp-
+// and prctl-based settings (no mount namespaces).
 const systemdUnit = `[Unit]
 Description={{.Description}}
 After=network-online.target
@@ -175,9 +198,50 @@ RestartSec={{.RestartSec}}
 KillMode=mixed
 TimeoutStopSec={{.TimeoutStopSec}}
 {{- if not .User}}
-NoNewPrivileges=true
-PrivateTmp=true
+{{- range .Credentials}}
+LoadCredential={{.}}
 {{- end}}
+DynamicUser=yes
+Group=pin-client
+StateDirectory={{.Name}}
+StateDirectoryMode=0750
+RuntimeDirectory={{.Name}}
+RuntimeDirectoryMode=0750
+UMask=0027
+CapabilityBoundingSet=
+AmbientCapabilities=
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+DevicePolicy=closed
+PrivateUsers=yes
+PrivateIPC=yes
+ProtectHostname=yes
+ProtectClock=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectProc=invisible
+ProcSubset=pid
+KeyringMode=private
+RemoveIPC=yes
+{{- else}}
+UMask=0077
+NoNewPrivileges=yes
+{{- end}}
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+MemoryDenyWriteExecute=yes
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+SystemCallFilter=~@privileged
+SystemCallErrorNumber=EPERM
 
 [Install]
 WantedBy={{if .User}}default.target{{else}}multi-user.target{{end}}
@@ -188,6 +252,14 @@ func renderSystemdUnit(o *Options) (string, error) {
 	words := []string{systemdQuote(o.Executable)}
 	for _, a := range o.Arguments {
 		words = append(words, systemdQuote(a))
+	}
+	words = append(words, o.RawArguments...)
+	var creds []string
+	for _, c := range o.Credentials {
+		if c.Name == "" || strings.ContainsAny(c.Name, ":/\n") || strings.ContainsAny(c.Path, "\n") || !strings.HasPrefix(c.Path, "/") {
+			return "", fmt.Errorf("credential %q from %q: want a plain name and an absolute path", c.Name, c.Path)
+		}
+		creds = append(creds, c.Name+":"+strings.ReplaceAll(c.Path, "%", "%%"))
 	}
 	var env []string
 	for _, k := range slices.Sorted(maps.Keys(o.Env)) {
@@ -201,6 +273,8 @@ func renderSystemdUnit(o *Options) (string, error) {
 		TimeoutStopSec:   o.managerDeadline(),
 		RestartSec:       int(RestartDelay / time.Second),
 		User:             o.User,
+		Credentials:      creds,
+		Name:             o.Name,
 	}
 	var b strings.Builder
 	if err := template.Must(template.New("unit").Parse(systemdUnit)).Execute(&b, d); err != nil {

@@ -3,9 +3,13 @@ package installer
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"text/template"
@@ -82,9 +86,21 @@ func equal(t *testing.T, what string, got, want []string) {
 	}
 }
 
+// systemOptions are what `pin-clientd service install` passes for the system unit: the
+// config and the secret as credentials, no working directory in /home.
+func systemOptions() Options {
+	o := testOptions(false, "")
+	o.Arguments = []string{"service", "run", "-n", "2", "--grace", "10s"}
+	o.RawArguments = []string{"-c", "%d/config.json"}
+	o.WorkingDirectory = ""
+	o.Env = nil
+	o.Credentials = []Credential{{"config.json", "/opt/pin client/config.json"}, {"pin-api-secret", "/etc/pin-client/pin-clientd.secret"}}
+	return o
+}
+
 func TestSystemdSystemUnit(t *testing.T) {
 	calls := fakeSystemctl(t)
-	o := testOptions(false, "")
+	o := systemOptions()
 	o.Root = t.TempDir()
 	m, err := New(o)
 	if runtime.GOOS != "linux" {
@@ -314,5 +330,70 @@ func TestStatusNames(t *testing.T) {
 	o := Options{}
 	if o.managerDeadline() != 20 {
 		t.Errorf("default deadline %d", o.managerDeadline())
+	}
+}
+
+// TestSystemdAnalyze checks both units with the real systemd-analyze when it is
+// installed: `verify` must accept them, and `security --offline=true` must rate the
+// system unit "OK" or better (exposure ≤ 2.0; it was 9.2 "UNSAFE" as root) and the user
+// unit no worse than 7.0 (a user manager cannot build mount namespaces; 9.6 before).
+func TestSystemdAnalyze(t *testing.T) {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Skip("systemd-analyze not installed")
+	}
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "pin-clientd")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	runtimeDir := filepath.Join(dir, "run")
+	if err := os.Mkdir(runtimeDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		user bool
+		max  float64
+	}{{false, 2.0}, {true, 7.0}} {
+		o := systemOptions()
+		if tc.user {
+			o = testOptions(true, dir)
+			o.Env = nil
+		}
+		o.Executable = exe
+		text, err := renderSystemdUnit(&o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub := filepath.Join(dir, fmt.Sprint(tc.user))
+		os.Mkdir(sub, 0o755)
+		path := filepath.Join(sub, "pin-clientd.service")
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		analyze := func(args ...string) (string, error) {
+			if tc.user {
+				args = append([]string{"--user"}, args...)
+			}
+			cmd := exec.Command("systemd-analyze", append(args, path)...)
+			cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+runtimeDir, "SYSTEMD_LOG_COLOR=0", "SYSTEMD_COLORS=0")
+			out, err := cmd.CombinedOutput()
+			return string(out), err
+		}
+		if out, err := analyze("verify"); err != nil || strings.TrimSpace(out) != "" {
+			t.Errorf("user=%v: systemd-analyze verify: %v\n%s", tc.user, err, out)
+		}
+		out, err := analyze("security", "--offline=true")
+		if err != nil {
+			t.Fatalf("user=%v: systemd-analyze security: %v\n%s", tc.user, err, out)
+		}
+		m := regexp.MustCompile(`Overall exposure level for \S+: (\d+\.\d)`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("user=%v: no exposure level in:\n%s", tc.user, out)
+		}
+		level, _ := strconv.ParseFloat(m[1], 64)
+		t.Logf("user=%v: exposure %.1f", tc.user, level)
+		if level > tc.max {
+			t.Errorf("user=%v: exposure %.1f, want at most %.1f:\n%s", tc.user, level, tc.max, out)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 
 	"github.com/kardianos/service"
 )
@@ -18,7 +19,7 @@ func kardianosConfig(o *Options, goos string) *service.Config {
 		DisplayName:      o.DisplayName,
 		Description:      o.Description,
 		Executable:       o.Executable,
-		Arguments:        o.Arguments,
+		Arguments:        append(slices.Clone(o.Arguments), o.RawArguments...),
 		WorkingDirectory: o.WorkingDirectory,
 		EnvVars:          o.Env,
 		Option:           service.KeyValue{},

@@ -340,3 +340,63 @@ func TestSecondDaemonRefused(t *testing.T) {
 		t.Fatal(err, third.logText())
 	}
 }
+
+// TestReloadFromCredentialSource: the sandboxed system service runs on a systemd
+// credential (a copy of config.json taken at start, -c %d/config.json) and names its
+// source in PIN_CONFIG_SOURCE. Status shows the source; reload reads the source when
+// the sandbox allows, and otherwise says to restart the service.
+func TestReloadFromCredentialSource(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the daemon")
+	}
+	dir := t.TempDir()
+	gw := pintest.New(t, pintest.Options{})
+	be := backendtest.NewOllama(t, backendtest.Answer("a"))
+	be.SetModels("llama3:8b")
+	be2 := backendtest.NewOllama(t, backendtest.Answer("b"))
+	be2.SetModels("qwen3:4b")
+	source := filepath.Join(dir, "etc", "config.json")
+	creds := filepath.Join(dir, "credentials")
+	for _, d := range []string{filepath.Dir(source), creds} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeDaemonConfig(t, source, gw.URL(), [2]string{"gpu", be.URL})
+	b, err := os.ReadFile(source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyPath := filepath.Join(creds, "config.json")
+	if err := os.WriteFile(copyPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	d := &realDaemon{t: t, dir: dir, cfg: copyPath, sock: filepath.Join(dir, "engine.sock"),
+		env: append(daemonEnv(dir), envConfigSource+"="+source), exited: make(chan error, 1)}
+	d.cmd = exec.Command(daemonBinary(t), "-c", copyPath)
+	d.cmd.Env = d.env
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.exited <- d.cmd.Wait() }()
+	t.Cleanup(func() { d.cmd.Process.Kill(); <-d.exited })
+	if _, err := gw.WaitNodes(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := d.cli(ctx, "status", "-c", copyPath); !strings.Contains(out, "config "+source) {
+		t.Errorf("status should name the credential's source %s:\n%s", source, out)
+	}
+	writeDaemonConfig(t, source, gw.URL(), [2]string{"gpu", be.URL}, [2]string{"gpu2", be2.URL})
+	if out, err := d.cli(ctx, "reload"); err != nil || !strings.Contains(out, "2 of 2 nodes registered") {
+		t.Fatalf("reload from the source: %v\n%s", err, out)
+	}
+	if err := os.Remove(source); err != nil { // out of the sandbox's reach
+		t.Fatal(err)
+	}
+	out, err := d.cli(ctx, "reload")
+	if err == nil || !strings.Contains(err.Error(), "restart it instead") || !strings.Contains(err.Error(), "systemctl restart pin-clientd") {
+		t.Fatalf("reload with the source out of reach: %v\n%s", err, out)
+	}
+}

@@ -47,9 +47,11 @@ func TestPackagedUnit(t *testing.T) {
 		t.Errorf("packaging/pin-clientd.service differs from what service install writes; run go test -run TestPackagedUnit ./cmd/pin-clientd -args -update-packaging\n--- service install writes\n%s\n--- packaging/pin-clientd.service\n%s", unit, want)
 	}
 	for _, line := range []string{
-		"ExecStart=/usr/bin/pin-clientd service run -c /etc/pin-client/config.json -n 1 --grace ",
-		"WorkingDirectory=/etc/pin-client\n",
-		"Environment=PIN_SECRET_FILE=/etc/pin-client/pin-clientd.secret\n",
+		"ExecStart=/usr/bin/pin-clientd service run -n 1 --grace 10s -c %d/config.json\n",
+		"LoadCredential=config.json:/etc/pin-client/config.json\n",
+		"LoadCredential=pin-api-secret:/etc/pin-client/pin-clientd.secret\n",
+		"Environment=PIN_CONFIG_SOURCE=/etc/pin-client/config.json\n",
+		"DynamicUser=yes\n",
 		"WantedBy=multi-user.target\n",
 	} {
 		if !strings.Contains(unit, line) {

@@ -101,17 +101,28 @@ func runEngine(ctx context.Context, args []string, io cmdIO, kind, scope string)
 	if abs, err := filepath.Abs(cfgPath); err == nil {
 		cfgPath = abs
 	}
-	var cfg *config.Config // the first config, for the metrics settings
-	build := func(ctx context.Context) (core.Options, error) {
-		o, err := engineOptions(f, io, log)
-		if err == nil && cfg == nil {
-			cfg = o.Config
-		}
-		return o, err
+	// A sandboxed system service reads its config as a systemd credential: a copy taken
+	// at start. It shows, and on reload reads, the file that copy comes from.
+	reloadFrom := f.config
+	if src := io.Env(envConfigSource); src != "" {
+		cfgPath, reloadFrom = src, src
 	}
-	first, err := build(ctx)
+	first, err := engineOptions(f, io, log)
 	if err != nil {
 		return err
+	}
+	cfg := first.Config // the first config, for the metrics settings
+	build := func(ctx context.Context) (core.Options, error) {
+		if reloadFrom != f.config {
+			fh, err := os.Open(reloadFrom)
+			if err != nil {
+				return core.Options{}, fmt.Errorf("the service cannot read %s from inside its sandbox (%v): restart it instead (`sudo systemctl restart %s`: systemd hands it a fresh copy; running jobs get --grace to finish)", reloadFrom, errors.Unwrap(err), serviceName)
+			}
+			fh.Close()
+		}
+		rf := f
+		rf.config = reloadFrom
+		return engineOptions(rf, io, log)
 	}
 	metricsAddr, allowRemote := f.metricsAddr, f.metricsAllowRemote || cfg.MetricsAllowRemote
 	if metricsAddr == "" {

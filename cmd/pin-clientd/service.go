@@ -126,6 +126,13 @@ func serviceOptions(user bool, io cmdIO) installer.Options {
 	}
 }
 
+// credentialConfig is the systemd credential carrying config.json to the system unit.
+const credentialConfig = "config.json"
+
+// envConfigSource names, for a service that reads its config as a systemd credential
+// (a copy taken at start), the file that copy comes from.
+const envConfigSource = "PIN_CONFIG_SOURCE"
+
 // serviceSecretFile is the system service's secret file as the service sees it (no
 // systemRoot prefix: that is only where this process writes it).
 func serviceSecretFile(io cmdIO) string {
@@ -166,7 +173,26 @@ func serviceInstall(f serviceFlags, io cmdIO) error {
 	}
 	o.WorkingDirectory = filepath.Dir(cfgPath)
 	o.StopTimeout = f.grace + stopMargin
-	if !f.user {
+	switch {
+	case !f.user && runtime.GOOS == "linux":
+		// The sandboxed system unit (dynamic user, /home hidden) gets the config and the
+		// secret file as systemd credentials: systemd reads them as root and hands the
+		// service owner-only copies, so a config in a home folder or readable only by
+		// root works. The copies are taken at each start: restart after editing.
+		o.Arguments = []string{"service", "run", "-n", strconv.Itoa(f.threads), "--grace", f.grace.String()}
+		if f.logLevel != "" {
+			o.Arguments = append(o.Arguments, "-l", f.logLevel)
+		}
+		o.RawArguments = []string{"-c", "%d/" + credentialConfig}
+		o.WorkingDirectory = ""
+		o.Credentials = []installer.Credential{{Name: credentialConfig, Path: cfgPath}}
+		// Where the credential comes from: shown by status and the app, re-read by
+		// `pin-clientd reload` when the sandbox lets the service read it.
+		o.Env = map[string]string{envConfigSource: cfgPath}
+		if cfg.APISecret == "" {
+			o.Credentials = append(o.Credentials, installer.Credential{Name: secret.CredentialName, Path: serviceSecretFile(io)})
+		}
+	case !f.user:
 		o.Env = map[string]string{secret.EnvSecretFile: serviceSecretFile(io)}
 	}
 	m, err := installer.New(o)

@@ -66,15 +66,23 @@ func TestServiceInstallSystem(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, line := range []string{
-		"ExecStart=/usr/local/bin/pin-clientd service run -c " + cfg + " -n 3 --grace 20s",
-		"WorkingDirectory=" + filepath.Dir(cfg),
-		"Environment=PIN_SECRET_FILE=/etc/pin-client/pin-clientd.secret",
+		// The sandboxed unit gets its config and secret as systemd credentials.
+		"ExecStart=/usr/local/bin/pin-clientd service run -n 3 --grace 20s -c %d/config.json",
+		"LoadCredential=config.json:" + cfg,
+		"LoadCredential=pin-api-secret:/etc/pin-client/pin-clientd.secret",
+		"DynamicUser=yes", "ProtectSystem=strict", "ProtectHome=yes", "CapabilityBoundingSet=",
+		"StateDirectory=pin-clientd", "RuntimeDirectory=pin-clientd", "RuntimeDirectoryMode=0750",
 		"TimeoutStopSec=30", // grace 20s + 5s margin + 5s
 		"After=network-online.target", "Wants=network-online.target",
 		"Restart=on-failure", "RestartSec=10", "WantedBy=multi-user.target",
 	} {
 		if !strings.Contains(string(unit), line+"\n") {
 			t.Errorf("unit lacks %q:\n%s", line, unit)
+		}
+	}
+	for _, gone := range []string{"WorkingDirectory=", "PIN_SECRET_FILE"} {
+		if strings.Contains(string(unit), gone) {
+			t.Errorf("unit still has %q (hidden by ProtectHome, or replaced by the credential):\n%s", gone, unit)
 		}
 	}
 	// The secret was copied once into the owner-only service file, and said so.

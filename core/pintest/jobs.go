@@ -101,6 +101,9 @@ func (r *Result) Speech() (*protocol.TTSResult, error) {
 	return &s, nil
 }
 
+// Session is the number of the session the request was sent on (see EndedSessions).
+func (j *Job) Session() int { return j.sess.id }
+
 // Done is closed when the first terminal answer has arrived.
 func (j *Job) Done() <-chan struct{} { return j.done }
 

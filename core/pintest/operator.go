@@ -71,7 +71,9 @@ type session struct {
 	connectedAt time.Time
 	done        chan struct{}
 	once        sync.Once
-	abrupt      bool // set once, before done closes
+	abrupt      bool      // set once, before done closes
+	endedAt     time.Time // guarded by g.mu; zero while open
+	endedBy     string    // guarded by g.mu: EndedByGateway or EndedByClient
 
 	// Guarded by g.mu.
 	registered map[string]bool // aliases registered on this session
@@ -169,14 +171,30 @@ func (g *Gateway) openSessionLocked(op *Operator, transport string) *session {
 }
 
 func (g *Gateway) endSession(s *session) {
+	// If done is already closed, the gateway ended the session (DropLink, CloseLink,
+	// DropAll, FailInterview, a missing Pong, Close); otherwise the client went away.
+	by := EndedByClient
+	select {
+	case <-s.done:
+		by = EndedByGateway
+	default:
+	}
 	s.close(true)
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	s.endedAt, s.endedBy = g.now(), by
 	s.op.live = slices.DeleteFunc(s.op.live, func(x *session) bool { return x == s })
+	rec := SessionRecord{ID: s.id, ClientID: s.op.clientID, Transport: s.transport, Start: s.connectedAt,
+		End: s.endedAt, EndedBy: by}
 	for _, j := range s.op.jobs {
 		if j.sess == s && j.result == nil {
 			j.releaseLocked() // the job is lost with its session (§11)
+			rec.Unanswered++
 		}
+	}
+	g.ended = append(g.ended, rec)
+	if g.opts.MaxFrames > 0 && len(g.ended) > g.opts.MaxFrames {
+		g.ended = append(g.ended[:0:0], g.ended[len(g.ended)-g.opts.MaxFrames/2:]...)
 	}
 	if s.token != "" {
 		delete(g.tokens, s.token)
@@ -653,6 +671,78 @@ func (op *Operator) DropLink() error {
 	}
 	s.close(true)
 	return nil
+}
+
+// DropAll cuts every open connection and stream of every operator abruptly, as a
+// gateway process that dies does, and returns how many it cut. Later connections are
+// accepted as usual (stop the listener to refuse them).
+func (g *Gateway) DropAll() int {
+	g.mu.Lock()
+	var all []*session
+	for _, op := range g.opOrder {
+		all = append(all, op.live...)
+	}
+	g.mu.Unlock()
+	for _, s := range all {
+		s.close(true)
+	}
+	return len(all)
+}
+
+// Who ended a session (SessionRecord.EndedBy).
+const (
+	EndedByGateway = "gateway" // DropLink, CloseLink, DropAll, FailInterview, Close, no Pong
+	EndedByClient  = "client"  // the client closed or lost the connection or stream
+)
+
+// SessionRecord is one authenticated session that has ended.
+type SessionRecord struct {
+	ID         int
+	ClientID   string
+	Transport  string
+	Start, End time.Time // by Options.Now
+	EndedBy    string    // EndedByGateway or EndedByClient
+	// Unanswered counts the jobs sent on the session that had no terminal answer when it
+	// ended (lost with the link, §11).
+	Unanswered int
+}
+
+// EndedSessions lists the sessions that have ended, in the order they ended (bounded
+// like Frames by Options.MaxFrames).
+func (g *Gateway) EndedSessions() []SessionRecord {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]SessionRecord(nil), g.ended...)
+}
+
+// SessionEnded reports whether session id has ended and who ended it ("" while open or
+// unknown).
+func (g *Gateway) SessionEnded(id int) (ended bool, by string, at time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, op := range g.opOrder {
+		for _, s := range op.live {
+			if s.id == id {
+				return false, "", time.Time{}
+			}
+		}
+	}
+	for i := len(g.ended) - 1; i >= 0; i-- {
+		if g.ended[i].ID == id {
+			return true, g.ended[i].EndedBy, g.ended[i].End
+		}
+	}
+	return false, "", time.Time{}
+}
+
+// SessionID is the number of the operator's current session (0 when none is open).
+func (op *Operator) SessionID() int {
+	op.g.mu.Lock()
+	defer op.g.mu.Unlock()
+	if s := op.currentLocked(); s != nil {
+		return s.id
+	}
+	return 0
 }
 
 // CloseLink ends the current connection or stream cleanly (WS Close frame; SSE end of

@@ -27,7 +27,8 @@
 // (REGISTER_NODE, MODEL_LIST, X-PIN-Models), chunks per request in arrival order (index
 // gaps ignored, §2.4), and the number of terminal answers per request_id.
 //
-// Faults to inject: DropLink (abrupt close of the current connection or stream),
+// Faults to inject: DropLink (abrupt close of the current connection or stream), DropAll
+// (every connection, as a dying gateway process; EndedSessions says who ended each),
 // FailInterview (INTERVIEW_FAILED, then close), Send of any message including
 // *protocol.Unknown types, SendRaw (bytes verbatim), SetResultAckWithoutID,
 // Options.SplitWrites (each downlink frame in several flushed pieces, cutting a UTF-8
@@ -193,6 +194,7 @@ type Gateway struct {
 	rejectAuth string
 	ackNoID    bool
 	hbStatus   int
+	ended      []SessionRecord // sessions that ended, oldest first
 
 	consumer consumerState // OpenAI-compatible consumer side (consumer.go)
 }

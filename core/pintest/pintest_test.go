@@ -1023,3 +1023,58 @@ func TestMsgType(t *testing.T) {
 		}
 	}
 }
+
+func TestDropAllAndSessionRecords(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) {
+			gw := New(t, Options{})
+			ctx := testCtx(t)
+			c := connect(t, gw, tr)
+			register(t, c, "A", "m")
+			id := gw.SessionID()
+			if id == 0 {
+				t.Fatal("SessionID = 0 while connected")
+			}
+			j, err := gw.Infer(ctx, protocol.InferencePayload{Model: "m"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.Session() != id {
+				t.Errorf("job session = %d, want %d", j.Session(), id)
+			}
+			if ended, _, _ := gw.SessionEnded(id); ended {
+				t.Error("SessionEnded while open")
+			}
+			if n := gw.DropAll(); n != 1 {
+				t.Errorf("DropAll cut %d sessions, want 1", n)
+			}
+			c.ended(t)
+			if err := gw.Wait(ctx, func() bool { return len(gw.EndedSessions()) == 1 }); err != nil {
+				t.Fatal(err)
+			}
+			rec := gw.EndedSessions()[0]
+			if rec.ID != id || rec.EndedBy != EndedByGateway || rec.Unanswered != 1 || rec.Transport != tr {
+				t.Errorf("record after DropAll = %+v, want session %d ended by gateway, 1 unanswered", rec, id)
+			}
+			if ended, by, _ := gw.SessionEnded(id); !ended || by != EndedByGateway {
+				t.Errorf("SessionEnded = %v %q", ended, by)
+			}
+			if gw.SessionID() != 0 {
+				t.Error("SessionID != 0 with no session")
+			}
+
+			c2 := connect(t, gw, tr)
+			if err := gw.WaitSessions(ctx, 2); err != nil {
+				t.Fatal(err)
+			}
+			id2 := gw.SessionID()
+			c2.close()
+			if err := gw.Wait(ctx, func() bool { return len(gw.EndedSessions()) == 2 }); err != nil {
+				t.Fatal(err)
+			}
+			if rec := gw.EndedSessions()[1]; rec.ID != id2 || rec.EndedBy != EndedByClient || rec.Unanswered != 0 {
+				t.Errorf("record after the client closed = %+v, want session %d ended by client", rec, id2)
+			}
+		})
+	}
+}

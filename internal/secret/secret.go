@@ -9,8 +9,10 @@
 //  3. the OS keyring: service "pin-client", account = clientId (the names the Tauri
 //     pin-client used, so its users carry over);
 //  4. a secret file readable only by its owner: the file named by PIN_SECRET_FILE (the
-//     service installer sets it), the per-user fallback file written when no keyring is
-//     reachable, then the system service file.
+//     service installer sets it on macOS and Windows), the systemd credential
+//     $CREDENTIALS_DIRECTORY/pin-api-secret (the Linux system unit loads the service
+//     file there with LoadCredential=), the per-user fallback file written when no
+//     keyring is reachable, then the system service file.
 //
 // The value travels as protocol.Secret, which prints as "[redacted]"; Source says where it
 // came from for the log and the status, never what it is.
@@ -41,6 +43,11 @@ const (
 	EnvSecretFile = "PIN_SECRET_FILE"
 	// ServiceFileName is the name of the system service's secret file in SystemDir.
 	ServiceFileName = "pin-clientd.secret"
+	// EnvCredentialsDir is set by systemd to the service's credentials directory.
+	EnvCredentialsDir = "CREDENTIALS_DIRECTORY"
+	// CredentialName is the systemd credential holding the secret (LoadCredential=
+	// pin-api-secret:/etc/pin-client/pin-clientd.secret in the system unit).
+	CredentialName = "pin-api-secret"
 )
 
 // DefaultTimeout bounds each keyring call: a keyring that never answers (a D-Bus
@@ -274,6 +281,9 @@ func (s *Store) files(clientID string) []candidate {
 	var c []candidate
 	if p := s.getenv(EnvSecretFile); p != "" {
 		c = append(c, candidate{p, true})
+	}
+	if d := s.getenv(EnvCredentialsDir); d != "" && filepath.IsAbs(d) {
+		c = append(c, candidate{filepath.Join(d, CredentialName), false})
 	}
 	if p := s.UserFile(clientID); p != "" {
 		c = append(c, candidate{p, false})

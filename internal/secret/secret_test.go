@@ -52,7 +52,7 @@ func noLeak(t *testing.T, texts ...string) {
 
 func TestLookupOrder(t *testing.T) {
 	type setup struct {
-		env, config, keyring, envFile, userFile, serviceFile bool
+		env, config, keyring, envFile, credential, userFile, serviceFile bool
 	}
 	tests := []struct {
 		name string
@@ -60,12 +60,13 @@ func TestLookupOrder(t *testing.T) {
 		want Kind
 		path string // "config", "envfile", "user", "service"
 	}{
-		{"env wins", setup{true, true, true, true, true, true}, FromEnv, ""},
-		{"config next", setup{false, true, true, true, true, true}, FromConfig, "config"},
-		{"keyring next", setup{false, false, true, true, true, true}, FromKeyring, ""},
-		{"PIN_SECRET_FILE next", setup{false, false, false, true, true, true}, FromFile, "envfile"},
-		{"user file next", setup{false, false, false, false, true, true}, FromFile, "user"},
-		{"service file last", setup{false, false, false, false, false, true}, FromFile, "service"},
+		{"env wins", setup{true, true, true, true, true, true, true}, FromEnv, ""},
+		{"config next", setup{false, true, true, true, true, true, true}, FromConfig, "config"},
+		{"keyring next", setup{false, false, true, true, true, true, true}, FromKeyring, ""},
+		{"PIN_SECRET_FILE next", setup{false, false, false, true, true, true, true}, FromFile, "envfile"},
+		{"systemd credential next", setup{false, false, false, false, true, true, true}, FromFile, "credential"},
+		{"user file next", setup{false, false, false, false, false, true, true}, FromFile, "user"},
+		{"service file last", setup{false, false, false, false, false, false, true}, FromFile, "service"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,11 +74,14 @@ func TestLookupOrder(t *testing.T) {
 			s, buf := newStore(t, env)
 			dir := t.TempDir()
 			paths := map[string]string{
-				"config":  filepath.Join(dir, "config.json"),
-				"envfile": filepath.Join(dir, "explicit.secret"),
-				"user":    s.UserFile(client),
-				"service": s.ServiceFile(),
+				"config":     filepath.Join(dir, "config.json"),
+				"envfile":    filepath.Join(dir, "explicit.secret"),
+				"credential": filepath.Join(dir, "creds", CredentialName),
+				"user":       s.UserFile(client),
+				"service":    s.ServiceFile(),
 			}
+			// systemd sets CREDENTIALS_DIRECTORY whenever the unit has credentials.
+			env[EnvCredentialsDir] = filepath.Dir(paths["credential"])
 			// Each source holds a different value so the test sees which one was used.
 			vals := map[string]string{}
 			put := func(name, v string) { vals[name] = v }
@@ -98,7 +102,7 @@ func TestLookupOrder(t *testing.T) {
 			for _, f := range []struct {
 				on   bool
 				name string
-			}{{tt.have.envFile, "envfile"}, {tt.have.userFile, "user"}, {tt.have.serviceFile, "service"}} {
+			}{{tt.have.envFile, "envfile"}, {tt.have.credential, "credential"}, {tt.have.userFile, "user"}, {tt.have.serviceFile, "service"}} {
 				if f.on {
 					if err := WriteFile(paths[f.name], protocol.NewSecret("pin_sk_"+f.name)); err != nil {
 						t.Fatal(err)
