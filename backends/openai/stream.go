@@ -72,6 +72,7 @@ type parser struct {
 	model    string
 	tools    map[int]*toolEntry
 	lastTool int
+	maxTool  int // the highest key of tools, -1 when empty (kept, not searched: O(1) per fragment)
 	finish   string
 	usage    *backends.Usage
 	sawDone  bool
@@ -79,7 +80,7 @@ type parser struct {
 }
 
 func newParser(log *slog.Logger, model string, onDelta func(backends.Delta) error) *parser {
-	return &parser{Stream: wire.Stream{Log: log, OnDelta: onDelta, Start: time.Now()}, model: model, lastTool: -1}
+	return &parser{Stream: wire.Stream{Log: log, OnDelta: onDelta, Start: time.Now()}, model: model, lastTool: -1, maxTool: -1}
 }
 
 // Parse reads r to its end ([DONE] does not end the read). It returns nil at a clean end
@@ -167,7 +168,7 @@ func (p *parser) merge(f *toolFragment) {
 	default:
 		idx = p.lastTool
 		if e := p.tools[idx]; e != nil && f.ID != "" && e.id != "" && f.ID != e.id {
-			idx = p.maxTool() + 1
+			idx = p.maxTool + 1
 		}
 	}
 	if p.tools == nil {
@@ -177,6 +178,7 @@ func (p *parser) merge(f *toolFragment) {
 	if e == nil {
 		e = &toolEntry{typ: "function"}
 		p.tools[idx] = e
+		p.maxTool = max(p.maxTool, idx)
 	}
 	p.lastTool = idx
 	if f.ID != "" {
@@ -198,14 +200,6 @@ func (p *parser) merge(f *toolFragment) {
 			e.args.Write(args) // a whole JSON value instead of a shard
 		}
 	}
-}
-
-func (p *parser) maxTool() int {
-	m := -1
-	for k := range p.tools {
-		m = max(m, k)
-	}
-	return m
 }
 
 // complete reports whether the server said the answer ended (a finish_reason or
