@@ -231,15 +231,15 @@ func runReload(ctx context.Context, args []string, io cmdIO) error {
 	fmt.Fprintf(io.Stdout, "Reloading %s from %s: running jobs finish first…\n", engineName(info, time.Now()), info.ConfigPath)
 	rctx, cancel := context.WithTimeout(ctx, offlineWait)
 	defer cancel()
+	wasOffline := c.Status().State == core.StateOffline // the new engine keeps that choice
 	if err := c.Reload(rctx); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
-	st := c.Status()
-	if st.State == core.StateOffline {
-		fmt.Fprintf(io.Stdout, "Reloaded; the engine stays offline as it was (%d nodes). Go online with `pin-clientd online`.\n", len(st.Nodes))
+	if wasOffline {
+		fmt.Fprintf(io.Stdout, "Reloaded; the engine stays offline as it was (%d nodes). Go online with `pin-clientd online`.\n", len(c.Status().Nodes))
 		return nil
 	}
-	st, err = waitOnline(ctx, c)
+	st, err := waitOnline(ctx, c)
 	if err != nil {
 		return fmt.Errorf("reloaded, but %w", err)
 	}
