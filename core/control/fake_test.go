@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,73 +19,44 @@ import (
 )
 
 // fakeEngine is an Engine whose status the test publishes and whose commands it records.
+// Its snapshots go through core.StatusBus, the engine's own coalescing bus.
 type fakeEngine struct {
-	mu     sync.Mutex
-	st     core.Status                   // guarded by mu
-	subs   map[chan core.Status]struct{} // guarded by mu: one-slot, latest unread snapshot
-	calls  chan string                   // "online", "offline", "reconnect", "reload"
-	reload func(context.Context) error   // nil → ok
+	bus    core.StatusBus
+	live   atomic.Int32                // subscriptions not yet ended
+	calls  chan string                 // "online", "offline", "reconnect", "reload"
+	reload func(context.Context) error // nil → ok
 }
 
 func newFake() *fakeEngine {
-	return &fakeEngine{subs: map[chan core.Status]struct{}{}, calls: make(chan string, 64)}
+	f := &fakeEngine{calls: make(chan string, 64)}
+	f.bus.Publish(core.Status{})
+	return f
 }
 
-func (f *fakeEngine) Status() core.Status {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.st
-}
+func (f *fakeEngine) Status() core.Status { return f.bus.Load() }
 
-func (f *fakeEngine) publish(st core.Status) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.st = st
-	for ch := range f.subs {
-		select {
-		case <-ch:
-		default:
-		}
-		ch <- st
-	}
-}
+func (f *fakeEngine) publish(st core.Status) { f.bus.Publish(st) }
 
-// Subscribe behaves like core.Engine's: the current snapshot first, then the latest.
+// Subscribe behaves like core.Engine's (it is the same bus) and counts itself live until
+// its channel is closed.
 func (f *fakeEngine) Subscribe(ctx context.Context) <-chan core.Status {
-	ch := make(chan core.Status, 1)
-	f.mu.Lock()
-	f.subs[ch] = struct{}{}
-	ch <- f.st
-	f.mu.Unlock()
+	f.live.Add(1)
+	in := f.bus.Subscribe(ctx)
 	out := make(chan core.Status)
 	go func() {
+		defer f.live.Add(-1)
 		defer close(out)
-		defer func() {
-			f.mu.Lock()
-			delete(f.subs, ch)
-			f.mu.Unlock()
-		}()
-		for {
+		for s := range in {
 			select {
-			case s := <-ch:
-				select {
-				case out <- s:
-				case <-ctx.Done():
-					return
-				}
+			case out <- s:
 			case <-ctx.Done():
-				return
 			}
 		}
 	}()
 	return out
 }
 
-func (f *fakeEngine) subscribers() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.subs)
-}
+func (f *fakeEngine) subscribers() int { return int(f.live.Load()) }
 
 // call records a command; past 64 unread ones (a fuzzer) they are dropped.
 func (f *fakeEngine) call(name string) {
