@@ -77,6 +77,24 @@ func (f *fixture) options(kind string) host.Options {
 	}
 }
 
+// serving is a fixture with one node, a host of kind built from it and running, and the
+// node registered at the gateway; stop ends the host (the test's end does too).
+func serving(t *testing.T, kind string) (*fixture, *host.Host, context.Context, func() error) {
+	t.Helper()
+	f := newFixture(t)
+	f.writeConfig(1, pintest.DefaultClientID)
+	h, err := host.New(context.Background(), f.options(kind))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, h)
+	ctx := waitCtx(t)
+	if _, err := f.gw.WaitNodes(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	return f, h, ctx, stop
+}
+
 // start runs h until the test ends.
 func start(t *testing.T, h *host.Host) (stop func() error) {
 	t.Helper()
@@ -117,17 +135,7 @@ func waitState(t *testing.T, c core.Controller, ok func(core.Status) bool) core.
 }
 
 func TestReloadRegistersNewNodeAndKeepsSubscription(t *testing.T) {
-	f := newFixture(t)
-	f.writeConfig(1, pintest.DefaultClientID)
-	h, err := host.New(context.Background(), f.options(control.KindDaemon))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, h)
-	ctx := waitCtx(t)
-	if _, err := f.gw.WaitNodes(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	f, h, ctx, _ := serving(t, control.KindDaemon)
 	sub := h.Subscribe(ctx) // one subscription across the reload
 
 	// Through the control API, as `pin-clientd reload` does.
@@ -150,22 +158,12 @@ func TestReloadRegistersNewNodeAndKeepsSubscription(t *testing.T) {
 }
 
 func TestReloadWithBadConfigKeepsEngine(t *testing.T) {
-	f := newFixture(t)
-	f.writeConfig(1, pintest.DefaultClientID)
-	h, err := host.New(context.Background(), f.options(control.KindDaemon))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, h)
-	ctx := waitCtx(t)
-	if _, err := f.gw.WaitNodes(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	f, h, ctx, _ := serving(t, control.KindDaemon)
 	waitState(t, h, func(s core.Status) bool { return s.State == core.StateOnline })
 	if err := os.WriteFile(f.cfg, []byte(`{"clientId": "op_x", "nodes": [{"alias": "a"}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err = control.NewClient(f.sock, nil).Reload(ctx)
+	err := control.NewClient(f.sock, nil).Reload(ctx)
 	if err == nil || !strings.Contains(err.Error(), "nodes[0]") {
 		t.Fatalf("reload of a broken config: %v, want an error naming nodes[0]", err)
 	}
@@ -175,17 +173,7 @@ func TestReloadWithBadConfigKeepsEngine(t *testing.T) {
 }
 
 func TestReloadKeepsOfflineChoice(t *testing.T) {
-	f := newFixture(t)
-	f.writeConfig(1, pintest.DefaultClientID)
-	h, err := host.New(context.Background(), f.options(control.KindDaemon))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, h)
-	ctx := waitCtx(t)
-	if _, err := f.gw.WaitNodes(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	f, h, ctx, _ := serving(t, control.KindDaemon)
 	h.GoOffline()
 	waitState(t, h, func(s core.Status) bool { return s.State == core.StateOffline })
 	f.writeConfig(2, pintest.DefaultClientID)
@@ -203,17 +191,7 @@ func TestReloadKeepsOfflineChoice(t *testing.T) {
 }
 
 func TestSecondHostIsRefused(t *testing.T) {
-	f := newFixture(t)
-	f.writeConfig(1, pintest.DefaultClientID)
-	h1, err := host.New(context.Background(), f.options(control.KindApp))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, h1)
-	ctx := waitCtx(t)
-	if _, err := f.gw.WaitNodes(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	f, _, ctx, _ := serving(t, control.KindApp)
 	o := f.options(control.KindDaemon)
 	o.Socket = filepath.Join(f.dir, "second.sock")
 	h2, err := host.New(context.Background(), o)
@@ -237,17 +215,7 @@ func TestSecondHostIsRefused(t *testing.T) {
 }
 
 func TestControlAPIDrivesHost(t *testing.T) {
-	f := newFixture(t)
-	f.writeConfig(1, pintest.DefaultClientID)
-	h, err := host.New(context.Background(), f.options(control.KindService))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := start(t, h)
-	ctx := waitCtx(t)
-	if _, err := f.gw.WaitNodes(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	f, _, ctx, stop := serving(t, control.KindService)
 	c, info, err := control.Find(ctx, filepath.Join(f.dir, "nothing.sock"), f.sock)
 	if err != nil {
 		t.Fatal(err)
