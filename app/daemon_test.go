@@ -23,45 +23,21 @@ import (
 	"github.com/pin-client/pin-client/core/control"
 	"github.com/pin-client/pin-client/core/pintest"
 	"github.com/pin-client/pin-client/internal/config"
+	"github.com/pin-client/pin-client/internal/testbin"
 )
 
 // These tests drive the real pin-clientd binary (the background service's stand-in)
 // against the fake gateway and a fake Ollama, with the app's real engine host and real
 // control-API Attacher. Each takes a few seconds; the binary is built once.
 
-var (
-	daemonOnce sync.Once
-	daemonBin  string
-	daemonErr  error
-)
-
-// daemonBinary builds pin-clientd once per test run (CGO_ENABLED=0, like a release).
+// daemonBinary is pin-clientd, built once per test run (CGO_ENABLED=0, like a release).
 func daemonBinary(t *testing.T) string {
-	t.Helper()
-	daemonOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "pin-clientd-apptest-")
-		if err != nil {
-			daemonErr = err
-			return
-		}
-		daemonBin = filepath.Join(dir, "pin-clientd")
-		build := exec.Command("go", "build", "-o", daemonBin, "github.com/pin-client/pin-client/cmd/pin-clientd")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			daemonErr = fmt.Errorf("build pin-clientd: %v\n%s", err, out)
-		}
-	})
-	if daemonErr != nil {
-		t.Fatal(daemonErr)
-	}
-	return daemonBin
+	return testbin.Build(t, "github.com/pin-client/pin-client/cmd/pin-clientd")
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if daemonBin != "" {
-		os.RemoveAll(filepath.Dir(daemonBin))
-	}
+	testbin.Cleanup()
 	os.Exit(code)
 }
 
@@ -116,7 +92,7 @@ func startDaemon(t *testing.T, cfg string) *daemonProc {
 // any goroutine (it does not fail the test itself).
 func launchDaemon(t *testing.T, args ...string) (*daemonProc, error) {
 	d := &daemonProc{exited: make(chan struct{})}
-	d.cmd = exec.Command(daemonBin, args...)
+	d.cmd = exec.Command(daemonBinary(t), args...) // built already: the test called daemonBinary first
 	var env []string
 	for _, k := range []string{"HOME", "PATH", "XDG_STATE_HOME", "XDG_RUNTIME_DIR", control.SocketEnv} {
 		env = append(env, k+"="+os.Getenv(k))

@@ -20,41 +20,17 @@ import (
 	"github.com/pin-client/pin-client/core/control"
 	"github.com/pin-client/pin-client/core/pintest"
 	"github.com/pin-client/pin-client/core/protocol"
+	"github.com/pin-client/pin-client/internal/testbin"
 )
 
-var (
-	daemonOnce sync.Once
-	daemonBin  string
-	daemonErr  error
-)
-
-// daemonBinary builds pin-clientd once per test run (CGO_ENABLED=0, like a release).
+// daemonBinary is pin-clientd, built once per test run (CGO_ENABLED=0, like a release).
 func daemonBinary(t *testing.T) string {
-	t.Helper()
-	daemonOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "pin-clientd-test-")
-		if err != nil {
-			daemonErr = err
-			return
-		}
-		daemonBin = filepath.Join(dir, "pin-clientd")
-		build := exec.Command("go", "build", "-o", daemonBin, ".")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			daemonErr = fmt.Errorf("build: %v\n%s", err, out)
-		}
-	})
-	if daemonErr != nil {
-		t.Fatal(daemonErr)
-	}
-	return daemonBin
+	return testbin.Build(t, "github.com/pin-client/pin-client/cmd/pin-clientd")
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if daemonBin != "" {
-		os.RemoveAll(filepath.Dir(daemonBin))
-	}
+	testbin.Cleanup()
 	os.Exit(code)
 }
 
