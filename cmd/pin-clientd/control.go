@@ -65,6 +65,9 @@ func (f *controlFlags) paths(io cmdIO) []string {
 
 // errNoEngine is what every control verb says when nothing answers.
 func errNoEngine(err error) error {
+	if strings.Contains(err.Error(), "permission denied") {
+		return fmt.Errorf("%w; an engine runs that you may not control: for the system service run the command with sudo, or join its group once (`sudo usermod -aG %s $USER`, then log in again)", err, serviceGroupName)
+	}
 	return fmt.Errorf("%w; start one with `pin-clientd -c config.json` or `pin-clientd service start`", err)
 }
 

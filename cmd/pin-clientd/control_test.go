@@ -376,3 +376,14 @@ func TestReloadFromCredentialSource(t *testing.T) {
 		t.Fatalf("reload with the source out of reach: %v\n%s", err, out)
 	}
 }
+
+func TestErrNoEngineHints(t *testing.T) {
+	none := errNoEngine(fmt.Errorf("%w (tried /run/pin-clientd/engine.sock: not there)", control.ErrNoEngine))
+	if !errors.Is(none, control.ErrNoEngine) || !strings.Contains(none.Error(), "pin-clientd service start") {
+		t.Errorf("no engine: %v", none)
+	}
+	denied := errNoEngine(fmt.Errorf("%w (tried /run/pin-clientd/engine.sock: permission denied: dial unix: connect: permission denied)", control.ErrNoEngine))
+	if !strings.Contains(denied.Error(), "sudo usermod -aG pin-client $USER") || strings.Contains(denied.Error(), "service start") {
+		t.Errorf("permission denied: %v", denied)
+	}
+}
