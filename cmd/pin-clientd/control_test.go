@@ -83,7 +83,13 @@ func writeDaemonConfig(t *testing.T, path, gateway string, nodes ...[2]string) {
 // startDaemon runs the real binary with args in dir's environment; the test ends it.
 func startDaemon(t *testing.T, dir, cfg string, args ...string) *realDaemon {
 	t.Helper()
-	d := &realDaemon{t: t, dir: dir, cfg: cfg, sock: filepath.Join(dir, "engine.sock"), env: daemonEnv(dir), exited: make(chan error, 1)}
+	return startDaemonEnv(t, dir, cfg, nil, args...)
+}
+
+// startDaemonEnv is startDaemon with extra environment variables (KEY=value).
+func startDaemonEnv(t *testing.T, dir, cfg string, extra []string, args ...string) *realDaemon {
+	t.Helper()
+	d := &realDaemon{t: t, dir: dir, cfg: cfg, sock: filepath.Join(dir, "engine.sock"), env: append(daemonEnv(dir), extra...), exited: make(chan error, 1)}
 	d.cmd = exec.Command(daemonBinary(t), append([]string{"-c", cfg}, args...)...)
 	d.cmd.Env = d.env
 	stderr, err := d.cmd.StderrPipe()
@@ -349,15 +355,7 @@ func TestReloadFromCredentialSource(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	d := &realDaemon{t: t, dir: dir, cfg: copyPath, sock: filepath.Join(dir, "engine.sock"),
-		env: append(daemonEnv(dir), envConfigSource+"="+source), exited: make(chan error, 1)}
-	d.cmd = exec.Command(daemonBinary(t), "-c", copyPath)
-	d.cmd.Env = d.env
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.exited <- d.cmd.Wait() }()
-	t.Cleanup(func() { d.cmd.Process.Kill(); <-d.exited })
+	d := startDaemonEnv(t, dir, copyPath, []string{envConfigSource + "=" + source})
 	if _, err := gw.WaitNodes(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
