@@ -220,18 +220,24 @@ func (q *outQueue) written(n int) {
 
 // flush waits until busy is 0, ctx ends, or the queue closes.
 func (q *outQueue) flush(ctx context.Context) error {
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
-		return ErrClosed
-	}
-	idle := q.idle
-	q.mu.Unlock()
-	select {
-	case <-idle:
+	return awaitIdle(ctx, func() (<-chan struct{}, bool) {
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		if q.closed { // woken by close: what was queued is lost, not written
+		return q.idle, q.closed
+	})
+}
+
+// awaitIdle is a writer's flush: it waits until the idle channel that state returns is
+// closed, or ctx ends. state reads the writer's current idle channel and whether it was
+// closed (what was queued is then lost: ErrClosed, also when the close is what woke it).
+func awaitIdle(ctx context.Context, state func() (idle <-chan struct{}, closed bool)) error {
+	idle, closed := state()
+	if closed {
+		return ErrClosed
+	}
+	select {
+	case <-idle:
+		if _, closed := state(); closed {
 			return ErrClosed
 		}
 		return nil

@@ -265,24 +265,11 @@ func retryable(err error) bool {
 // flush waits until everything pushed so far has been POSTed (or given up), ctx ends, or
 // the uplink closes (ErrClosed: what was queued is lost).
 func (u *uplink) flush(ctx context.Context) error {
-	u.mu.Lock()
-	if u.closed {
-		u.mu.Unlock()
-		return ErrClosed
-	}
-	idle := u.idle
-	u.mu.Unlock()
-	select {
-	case <-idle:
+	return awaitIdle(ctx, func() (<-chan struct{}, bool) {
 		u.mu.Lock()
 		defer u.mu.Unlock()
-		if u.closed {
-			return ErrClosed
-		}
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+		return u.idle, u.closed
+	})
 }
 
 // close drops everything queued and waits for the workers (their POSTs end with u.ctx,
