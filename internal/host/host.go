@@ -85,6 +85,10 @@ type Host struct {
 	// carry is the recent log of the engines before this one (bounded), shown before
 	// the current engine's own lines so a reload does not blank the operator's log.
 	carry []core.LogLine // guarded by mu
+	// merged caches the last carry+engine log for publish: the engine shares one log
+	// snapshot between statuses until a line arrives, so most publishes reuse it.
+	mergedFrom []core.LogLine // guarded by mu: the engine log merged last
+	merged     []core.LogLine // guarded by mu
 }
 
 // keepLog bounds carry; the engine keeps as many lines of its own.
@@ -290,6 +294,7 @@ func (h *Host) Run(ctx context.Context) error {
 					lock, id = nlock, nid
 				}
 				h.mu.Lock()
+				h.mergedFrom, h.merged = nil, nil
 				h.carry = lastLines(keepLog, h.carry, eng.Status().Log, []core.LogLine{{
 					Time: time.Now(), Level: slog.LevelInfo, Message: "reloaded config " + h.o.ConfigPath,
 				}})
@@ -408,12 +413,20 @@ func (h *Host) forward(eng *core.Engine, runDone <-chan struct{}) <-chan struct{
 // publish shows st, its log preceded by the lines carried over from earlier engines.
 func (h *Host) publish(st core.Status) {
 	h.mu.Lock()
-	carry := h.carry
-	h.mu.Unlock()
-	if len(carry) > 0 {
-		st.Log = lastLines(keepLog, carry, st.Log)
+	if len(h.carry) > 0 {
+		if h.merged == nil || !sameLines(st.Log, h.mergedFrom) {
+			h.mergedFrom, h.merged = st.Log, lastLines(keepLog, h.carry, st.Log)
+		}
+		st.Log = h.merged
 	}
+	h.mu.Unlock()
 	h.bus.Publish(st)
+}
+
+// sameLines reports whether a and b are the same snapshot (same backing array and
+// length; snapshots are immutable).
+func sameLines(a, b []core.LogLine) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // lastLines is the last n lines of the concatenated parts, in a new slice.

@@ -38,3 +38,21 @@ func TestLastLines(t *testing.T) {
 		}
 	}
 }
+
+// publish merges the carried lines with the engine's log once per engine snapshot, and
+// never drops the carried lines (an engine that has logged nothing yet included).
+func TestPublishCarriesLog(t *testing.T) {
+	h := &Host{carry: []core.LogLine{{Message: "old"}}}
+	h.publish(core.Status{})
+	if got := h.Status().Log; len(got) != 1 || got[0].Message != "old" {
+		t.Fatalf("empty engine log: %v", got)
+	}
+	eng := []core.LogLine{{Message: "new"}}
+	h.publish(core.Status{Log: eng})
+	first := h.Status().Log
+	h.publish(core.Status{Log: eng})
+	second := h.Status().Log
+	if len(second) != 2 || second[0].Message != "old" || second[1].Message != "new" || &first[0] != &second[0] {
+		t.Fatalf("second publish of one snapshot: %v (shared %v)", second, &first[0] == &second[0])
+	}
+}
