@@ -107,40 +107,23 @@ func runEngine(ctx context.Context, args []string, io cmdIO, kind, scope string)
 	if src := io.Env(envConfigSource); src != "" {
 		cfgPath, reloadFrom = src, src
 	}
-	first, err := engineOptions(f, io, log)
-	if err != nil {
-		return err
-	}
-	cfg := first.Config // the first config, for the metrics settings
-	build := func(ctx context.Context) (core.Options, error) {
-		if reloadFrom != f.config {
-			fh, err := os.Open(reloadFrom)
-			if err != nil {
-				return core.Options{}, fmt.Errorf("the service cannot read %s from inside its sandbox (%v): restart it instead (`sudo systemctl restart %s`: systemd hands it a fresh copy; running jobs get --grace to finish)", reloadFrom, errors.Unwrap(err), serviceName)
-			}
-			fh.Close()
-		}
-		rf := f
-		rf.config = reloadFrom
-		return engineOptions(rf, io, log)
-	}
-	metricsAddr, allowRemote := f.metricsAddr, f.metricsAllowRemote || cfg.MetricsAllowRemote
-	if metricsAddr == "" {
-		metricsAddr = cfg.MetricsAddr
-	}
-	used := false
 	h, err := host.New(ctx, host.Options{
 		Kind: kind, Scope: scope, ConfigPath: cfgPath,
 		Build: func(ctx context.Context) (core.Options, error) {
-			if !used { // New's first build reuses the options checked above
-				used = true
-				return first, nil
+			if reloadFrom != f.config { // a reload of the service's credential copy
+				fh, err := os.Open(reloadFrom)
+				if err != nil {
+					return core.Options{}, fmt.Errorf("the service cannot read %s from inside its sandbox (%v): restart it instead (`sudo systemctl restart %s`: systemd hands it a fresh copy; running jobs get --grace to finish)", reloadFrom, errors.Unwrap(err), serviceName)
+				}
+				fh.Close()
 			}
-			return build(ctx)
+			rf := f
+			rf.config = reloadFrom
+			return engineOptions(rf, io, log)
 		},
 		Socket:      f.controlSocket,
 		SocketGroup: serviceGroup(scope),
-		MetricsAddr: metricsAddr, MetricsAllowRemote: allowRemote,
+		MetricsAddr: f.metricsAddr, MetricsAllowRemote: f.metricsAllowRemote,
 		Logger: log,
 	})
 	if err != nil {

@@ -56,7 +56,9 @@ type Options struct {
 	// SocketGroup, when > 0, lets members of that group use a system endpoint (0660).
 	SocketGroup int
 
-	// MetricsAddr, when set, serves /metrics, /healthz and /readyz there.
+	// MetricsAddr, when set, serves /metrics, /healthz and /readyz there; "" → the
+	// first config's metricsAddr (off when that is empty too). MetricsAllowRemote (or
+	// the config's metricsAllowRemote) permits a non-loopback address.
 	MetricsAddr        string
 	MetricsAllowRemote bool
 
@@ -117,13 +119,23 @@ func New(ctx context.Context, o Options) (*Host, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Host{o: o, log: o.Logger, started: time.Now(), reloads: make(chan reloadReq)}
-	if o.MetricsAddr != "" {
-		if err := metrics.CheckAddr(o.MetricsAddr, o.MetricsAllowRemote); err != nil {
+	opts, err := o.Build(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Config != nil {
+		if h.o.MetricsAddr == "" {
+			h.o.MetricsAddr = opts.Config.MetricsAddr
+		}
+		h.o.MetricsAllowRemote = h.o.MetricsAllowRemote || opts.Config.MetricsAllowRemote
+	}
+	if h.o.MetricsAddr != "" {
+		if err := metrics.CheckAddr(h.o.MetricsAddr, h.o.MetricsAllowRemote); err != nil {
 			return nil, err
 		}
 		h.metrics = metrics.New(h)
 	}
-	eng, id, want, err := h.build(ctx)
+	eng, id, want, err := h.newEngine(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -138,6 +150,11 @@ func (h *Host) build(ctx context.Context) (eng *core.Engine, clientID string, wa
 	if err != nil {
 		return nil, "", false, err
 	}
+	return h.newEngine(opts)
+}
+
+// newEngine makes an engine of opts, reporting to the metrics when they are on.
+func (h *Host) newEngine(opts core.Options) (eng *core.Engine, clientID string, wantOnline bool, err error) {
 	if opts.Config == nil {
 		return nil, "", false, errors.New("host: Build returned no config")
 	}

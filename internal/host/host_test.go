@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -296,5 +297,27 @@ func TestOtherScopeEngineRefused(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("another operator's engine: %v", err)
+	}
+}
+
+// The config's metricsAddr turns metrics on when no address is passed; a non-loopback
+// one is refused unless allowed (here by the config's metricsAllowRemote).
+func TestMetricsAddrFromConfig(t *testing.T) {
+	f := newFixture(t)
+	write := func(extra string) {
+		b := fmt.Sprintf(`{"clientId": %q, "serverUrl": %q, "transport": "ws", %s
+			"nodes": [{"alias": "gpu", "inferenceUri": %q, "apiMode": "ollama", "region": "global", "capacity": 1}]}`,
+			pintest.DefaultClientID, f.gw.URL(), extra, f.ollama.URL)
+		if err := os.WriteFile(f.cfg, []byte(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`"metricsAddr": "0.0.0.0:9464",`)
+	if _, err := host.New(context.Background(), f.options(control.KindDaemon)); err == nil || !strings.Contains(err.Error(), "metricsAllowRemote") {
+		t.Fatalf("config metricsAddr on every interface: %v, want the opt-in named", err)
+	}
+	write(`"metricsAddr": "0.0.0.0:9464", "metricsAllowRemote": true,`)
+	if _, err := host.New(context.Background(), f.options(control.KindDaemon)); err != nil {
+		t.Fatalf("allowed by the config: %v", err)
 	}
 }
