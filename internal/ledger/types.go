@@ -66,7 +66,8 @@ type NodePoint struct {
 
 // Activity is what the desktop app's Activity view draws, for a window ending now.
 type Activity struct {
-	From, To time.Time              `json:"-"`
+	From     time.Time              `json:"from"`
+	To       time.Time              `json:"to"`
 	Hourly   []Bucket               `json:"hourly"`   // one per hour of the window, oldest first, empty hours included
 	Daily    []Bucket               `json:"daily"`    // one per local day of the window, oldest first, empty days included
 	Nodes    map[string][]NodePoint `json:"nodes"`    // per node alias, hourly, hours without jobs left out
