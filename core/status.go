@@ -63,6 +63,14 @@ type Status struct {
 	// SecretSource names where the secret came from (env, config, keyring, file); never the value.
 	SecretSource string
 
+	// Paused is set while the owner has the machine back (a pause from the tray or CLI,
+	// outside the serving schedule, or the machine busy with other work): the engine
+	// drains, goes offline and resumes by itself at PausedUntil (or when the machine is
+	// idle again).
+	Paused      bool
+	PauseReason string    // why, in the operator's words, e.g. "paused by you", "outside your serving hours"
+	PausedUntil time.Time // when serving resumes by itself; zero when not known (busy)
+
 	Nodes []NodeStatus
 
 	InFlight int // jobs running now, all nodes
