@@ -121,7 +121,7 @@ func TestDocsCheckerFindsMistakes(t *testing.T) {
 	bad := "# Fixture\n\n" +
 		"Run `pin-clientd --made-up-flag` and `pin-clientd frobnicate`.\n" +
 		"Then `pin-clientd secret frob`, `pin-clientd service stop -c config.json`, and `--also-made-up`.\n" +
-		"`make nosuchtarget`, [gone](docs/missing.md), [bad anchor](docs/page.md#nope), [here](#nowhere).\n\n" +
+		"`make nosuchtarget`, `make test -quick`, [gone](docs/missing.md), [bad anchor](docs/page.md#nope), [here](#nowhere).\n\n" +
 		"```\n$ pin-clientd -c config.json -n 2 --bogus\n```\n"
 	c = newDocChecker(t, root)
 	probs := c.check("README.md", bad)
@@ -132,6 +132,7 @@ func TestDocsCheckerFindsMistakes(t *testing.T) {
 		`service stop: -c`,
 		`--also-made-up`,
 		`make nosuchtarget`,
+		`-quick goes to make`,
 		`docs/missing.md`,
 		`#nope`,
 		`#nowhere`,
@@ -529,12 +530,22 @@ func (c *docChecker) checkMake(where string, args []string) []string {
 	var probs []string
 	for _, w := range args {
 		if k, v, ok := strings.Cut(w, "="); ok && envAssign.MatchString(w) {
-			if k == "ARGS" && slices.Contains(args, "run-daemon") {
+			// The Makefile passes these to a program: check them as its flags.
+			switch {
+			case k == "ARGS" && slices.Contains(args, "run-daemon"):
 				probs = append(probs, c.checkDaemonLine(where+" (make run-daemon ARGS)", shellWords(v))...)
+			case k == "BENCH_ARGS":
+				probs = append(probs, c.checkCode(where+" (make BENCH_ARGS)", "go run ./bench/relaybench "+v, false)...)
+			case k == "SOAK_ARGS":
+				probs = append(probs, c.checkCode(where+" (make SOAK_ARGS)", "go run ./e2e/soak "+v, false)...)
 			}
 			continue
 		}
-		if strings.HasPrefix(w, "-") || w == "..." || w == "…" {
+		if w == "..." || w == "…" {
+			continue
+		}
+		if strings.HasPrefix(w, "-") {
+			probs = append(probs, fmt.Sprintf("%s: `make %s`: %s goes to make, not to the program; pass it in the target's variable (e.g. BENCH_ARGS=-quick)", where, strings.Join(args, " "), w))
 			continue
 		}
 		if !c.makeTargets[w] && pendingMakeTargets[w] == "" {
