@@ -223,5 +223,5 @@ func setEnabled(w fyne.Disableable, on bool) {
 // showDashboard puts the dashboard in the window. UI thread.
 func (u *UI) showDashboard() {
 	u.setup = nil
-	u.win.SetContent(u.dash.content)
+	u.win.SetContent(u.views.content())
 }
