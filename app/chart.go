@@ -72,7 +72,7 @@ type chart struct {
 }
 
 func newChart(title string, kind chartKind, format func(float64) string) *chart {
-	c := &chart{title: title, kind: kind, format: format, empty: "No jobs in this period", minSize: fyne.NewSize(360, 190)}
+	c := &chart{title: title, kind: kind, format: format, empty: "No jobs in this period", minSize: fyne.NewSize(360, 200)}
 	c.ExtendBaseWidget(c)
 	return c
 }
@@ -134,14 +134,15 @@ func (r *chartRenderer) Layout(size fyne.Size) {
 	title := canvas.NewText(c.title, fg)
 	title.TextStyle = fyne.TextStyle{Bold: true}
 	title.TextSize = textSize
-	title.Move(fyne.NewPos(pad, 0))
+	margin := 2 * pad // between charts in a grid
+	title.Move(fyne.NewPos(pad, margin))
 	r.add(title)
-	top := fyne.MeasureText(c.title, textSize, title.TextStyle).Height + pad
+	top := margin + fyne.MeasureText(c.title, textSize, title.TextStyle).Height + pad
 	if c.note != "" {
 		note := canvas.NewText(c.note, muted)
 		note.TextSize = small
 		w := fyne.MeasureText(c.note, small, fyne.TextStyle{}).Width
-		note.Move(fyne.NewPos(size.Width-w-pad, (textSize-small)/2))
+		note.Move(fyne.NewPos(size.Width-w-pad, margin+(textSize-small)/2))
 		r.add(note)
 	}
 	// Legend: one swatch and name per series, when there are several (or the series
@@ -196,7 +197,6 @@ func (r *chartRenderer) Layout(size fyne.Size) {
 		r.add(l)
 		lab := canvas.NewText(c.fmt(t), muted)
 		lab.TextSize = small
-		lab.Alignment = fyne.TextAlignTrailing
 		w := fyne.MeasureText(lab.Text, small, fyne.TextStyle{}).Width
 		lab.Move(fyne.NewPos(plot.X-pad-w, y-lineH/2))
 		r.add(lab)

@@ -54,13 +54,13 @@ func (r *throughput) add(s core.Status, key string, now time.Time) {
 }
 
 // rates are the tokens per second of each rateStep of the rateWindow that ends at
-// now, oldest first; steps before the first sample are left out.
+// now (steps end at now, so the newest is never a partial one), oldest first; steps
+// before the first sample are left out.
 func rates(samples []tokenSample, now time.Time) []point {
 	if len(samples) == 0 {
 		return nil
 	}
-	end := now.Truncate(rateStep).Add(rateStep)
-	start := end.Add(-rateWindow)
+	start := now.Add(-rateWindow)
 	at := func(t time.Time) (uint64, bool) { // the counter at t: the last sample at or before t
 		var v uint64
 		ok := false
@@ -73,13 +73,9 @@ func rates(samples []tokenSample, now time.Time) []point {
 		return v, ok
 	}
 	var out []point
-	for t := start; t.Before(end); t = t.Add(rateStep) {
+	for t := start; t.Before(now); t = t.Add(rateStep) {
 		b, okB := at(t)
-		upto := t.Add(rateStep)
-		if upto.After(now) {
-			upto = now
-		}
-		e, okE := at(upto)
+		e, okE := at(t.Add(rateStep))
 		if !okE {
 			continue
 		}
@@ -104,9 +100,8 @@ func (r *throughput) draw(now time.Time) {
 	r.samples = r.samples[i:]
 
 	pts := rates(r.samples, now)
-	end := now.Truncate(rateStep).Add(rateStep)
 	c := r.chart
-	c.from, c.to, c.step = end.Add(-rateWindow), end, rateStep
+	c.from, c.to, c.step = now.Add(-rateWindow), now, rateStep
 	c.series[0].pts = pts
 	c.note = ""
 	if n := len(pts); n > 0 {
@@ -120,6 +115,6 @@ func (r *throughput) draw(now time.Time) {
 	}
 	if r.key != "" {
 		u := r.v.u
-		r.timer = r.v.after(end.Sub(now)+10*time.Millisecond, func() { u.do(func() { r.draw(u.opts.Now()) }) })
+		r.timer = r.v.after(rateStep, func() { u.do(func() { r.draw(u.opts.Now()) }) })
 	}
 }
