@@ -73,8 +73,8 @@ func newViews(u *UI) *views {
 	v.notesTab = container.NewTabItemWithIcon("Notifications", theme.MailComposeIcon(), v.notes.content)
 	v.tabs = container.NewAppTabs(v.live, v.actTab, v.notesTab)
 	v.tabs.OnSelected = func(*container.TabItem) { v.act.shown(v.tabs.Selected() == v.actTab) }
-	// The throughput line sits under the dashboard's totals.
-	u.dash.top.Add(v.rate.chart)
+	// The throughput line sits in the dashboard's header.
+	u.dash.rateSlot.Add(v.rate.chart)
 	if v.synthetic {
 		v.tabs.Select(v.actTab)
 	}
@@ -103,8 +103,9 @@ func (v *views) observe(s core.Status) {
 // the synthetic week of the screenshot hook, else the engine shown when it implements
 // ActivitySource (the app's own *host.Host, or the control client of an engine in
 // another process), else nothing (with why). UI thread.
-func (u *UI) activitySource() (ActivitySource, error) {
-	if u.views != nil && u.views.synthetic {
+func (v *views) activitySource() (ActivitySource, error) {
+	u := v.u
+	if v.synthetic {
 		return syntheticSource{now: u.opts.Now}, nil
 	}
 	var eng any
@@ -188,7 +189,7 @@ func newActivityView(v *views) *activityView {
 	a.ttft = newChart("Time to first token per node", chartLines, millis)
 	a.tokens.series = []series{{name: "tokens", color: theme.ColorNamePrimary}}
 	a.jobs.series = []series{{name: "jobs", color: theme.ColorPurple}}
-	a.earnings.series = []series{{name: "earnings", color: theme.ColorNameSuccess}}
+	a.earnings.series = []series{{name: "earnings", color: theme.ColorGreen}}
 	heading := widget.NewLabelWithStyle("Activity", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	heading.SizeName = theme.SizeNameSubHeadingText
 	grid := container.NewGridWithColumns(2, a.tokens, a.jobs, a.earnings, a.outcomes, a.speed, a.ttft)
@@ -232,7 +233,7 @@ func (a *activityView) refresh() {
 	a.seq++
 	seq, span := a.seq, a.span
 	a.timer = a.v.after(activityRefresh, func() { u.do(a.refresh) })
-	src, err := u.activitySource()
+	src, err := a.v.activitySource()
 	if err != nil {
 		a.show(ledger.Activity{}, err)
 		return

@@ -68,11 +68,12 @@ type chart struct {
 	format   func(float64) string // y values and tick labels
 	empty    string               // shown over the plot when there is nothing to draw
 	loc      *time.Location       // for the time labels; nil → time.Local
+	compact  bool                 // a small line in another view: small title, no legend, 2 ticks
 	minSize  fyne.Size
 }
 
 func newChart(title string, kind chartKind, format func(float64) string) *chart {
-	c := &chart{title: title, kind: kind, format: format, empty: "No jobs in this period", minSize: fyne.NewSize(360, 200)}
+	c := &chart{title: title, kind: kind, format: format, empty: "No jobs in this period", minSize: fyne.NewSize(360, 175)}
 	c.ExtendBaseWidget(c)
 	return c
 }
@@ -131,10 +132,14 @@ func (r *chartRenderer) Layout(size fyne.Size) {
 	muted := theme.Color(theme.ColorNamePlaceHolder)
 
 	// Title and note.
+	margin := 2 * pad // between charts in a grid
+	yTicks := 4
+	if c.compact {
+		textSize, margin, yTicks = small, 0, 2
+	}
 	title := canvas.NewText(c.title, fg)
 	title.TextStyle = fyne.TextStyle{Bold: true}
 	title.TextSize = textSize
-	margin := 2 * pad // between charts in a grid
 	title.Move(fyne.NewPos(pad, margin))
 	r.add(title)
 	top := margin + fyne.MeasureText(c.title, textSize, title.TextStyle).Height + pad
@@ -147,7 +152,7 @@ func (r *chartRenderer) Layout(size fyne.Size) {
 	}
 	// Legend: one swatch and name per series, when there are several (or the series
 	// are nodes: a single node is named too).
-	if c.kind == chartLines && len(c.series) > 0 {
+	if c.kind == chartLines && len(c.series) > 0 && !c.compact {
 		x := pad
 		lh := fyne.MeasureText("M", small, fyne.TextStyle{}).Height
 		for _, s := range c.series {
@@ -175,7 +180,7 @@ func (r *chartRenderer) Layout(size fyne.Size) {
 			maxV = math.Max(maxV, p.v)
 		}
 	}
-	ticks := niceTicks(maxV, 4)
+	ticks := niceTicks(maxV, yTicks)
 	yMax := ticks[len(ticks)-1]
 	labelW := float32(0)
 	for _, t := range ticks {

@@ -279,7 +279,7 @@ func TestThroughputLineOnDashboard(t *testing.T) {
 	h.u.start(false)
 	h.until("engine", func() bool { return h.u.eng != nil })
 	r := h.u.views.rate
-	if !slices.Contains(h.u.dash.top.Objects, fyne.CanvasObject(r.chart)) {
+	if !slices.Contains(h.u.dash.rateSlot.Objects, fyne.CanvasObject(r.chart)) {
 		t.Fatal("the throughput line is not on the dashboard")
 	}
 	e := h.engine(0)
@@ -291,6 +291,8 @@ func TestThroughputLineOnDashboard(t *testing.T) {
 		e.mu.Unlock()
 		h.until("tokens", func() bool { return h.u.last.Tokens == uint64(600*i) })
 	}
+	h.u.win.Resize(fyne.NewSize(860, 720))
+	dumpPNG(t, h.u.win, "dashboard.png")
 	if r.chart.note != "now 20 tok/s" {
 		t.Errorf("note = %q", r.chart.note)
 	}

@@ -34,10 +34,11 @@ type throughput struct {
 }
 
 func newThroughput(v *views) *throughput {
-	c := newChart("Throughput", chartLines, count)
-	c.minSize = fyne.NewSize(300, 120)
+	c := newChart("Throughput: tokens/s over the last 10 minutes", chartLines, count)
+	c.compact = true
+	c.minSize = fyne.NewSize(300, 84)
 	c.empty = "No tokens served in the last 10 minutes"
-	c.series = []series{{name: "tokens/s, last 10 minutes", color: theme.ColorNamePrimary}}
+	c.series = []series{{name: "tokens/s", color: theme.ColorNamePrimary}}
 	return &throughput{v: v, chart: c}
 }
 
