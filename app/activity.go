@@ -188,8 +188,8 @@ func newActivityView(v *views) *activityView {
 	a.speed = newChart("Tokens/s per node", chartLines, count)
 	a.ttft = newChart("Time to first token per node", chartLines, millis)
 	a.tokens.series = []series{{name: "tokens", color: theme.ColorNamePrimary}}
-	a.jobs.series = []series{{name: "jobs", color: theme.ColorPurple}}
-	a.earnings.series = []series{{name: "earnings", color: theme.ColorGreen}}
+	a.jobs.series = []series{{name: "jobs", color: colorPurple}}
+	a.earnings.series = []series{{name: "earnings", color: colorGreen}}
 	heading := widget.NewLabelWithStyle("Activity", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	heading.SizeName = theme.SizeNameSubHeadingText
 	grid := container.NewGridWithColumns(2, a.tokens, a.jobs, a.earnings, a.outcomes, a.speed, a.ttft)
@@ -354,7 +354,7 @@ func (a *activityView) show(act ledger.Activity, err error) {
 }
 
 // nodeColors tell the nodes apart in the per-node charts.
-var nodeColors = []fyne.ThemeColorName{theme.ColorBlue, theme.ColorOrange, theme.ColorPurple, theme.ColorGreen, theme.ColorBrown, theme.ColorRed}
+var nodeColors = []fyne.ThemeColorName{theme.ColorBlue, theme.ColorOrange, colorPurple, colorGreen, theme.ColorBrown, theme.ColorRed}
 
 func noteTotal(v string, jobs int) string {
 	if jobs == 0 {

@@ -56,8 +56,7 @@ func activityHarness(t *testing.T) (*harness, *fakeActivity) {
 	dir := t.TempDir()
 	writeTestConfig(t, dir)
 	src := &fakeActivity{}
-	var h *harness
-	h = newHarness(t, dir, func(hh *harness, o *Options) {
+	h := newHarness(t, dir, func(hh *harness, o *Options) {
 		newEngine := o.NewEngine
 		o.NewEngine = func(spec EngineSpec) (Engine, error) {
 			e, err := newEngine(spec)
@@ -77,7 +76,8 @@ func activityHarness(t *testing.T) (*harness, *fakeActivity) {
 	return h, src
 }
 
-// manualAfter records timers in h.timers' place of the views (never fired by itself).
+// manualAfter gives the views timers that never fire by themselves (and stay out of
+// h.timers, which other tests read).
 func manualAfter(h *harness) func(time.Duration, func()) stopper {
 	return func(d time.Duration, f func()) stopper {
 		return &manualTimer{d: d, f: f}

@@ -39,7 +39,7 @@ type point struct {
 // series is one named line (or the bars) of a chart.
 type series struct {
 	name  string
-	color fyne.ThemeColorName // a theme colour name (theme.ColorNamePrimary) or a primary colour name (theme.ColorBlue)
+	color fyne.ThemeColorName // a theme colour name (theme.ColorNamePrimary) or a series colour (colorBlue)
 	pts   []point
 }
 
@@ -358,15 +358,35 @@ func (r *chartRenderer) emptyText(at fyne.Position, w, h float32) {
 
 func (r *chartRenderer) add(o fyne.CanvasObject) { r.objs = append(r.objs, o) }
 
-// color is a theme colour by name; a primary colour name (theme.ColorBlue, …) gives that
-// primary colour, so node lines stay apart whatever the theme's primary is.
+// Series colours that are not theme roles: the nodes of the per-node charts (and the
+// jobs and earnings bars) need hues that stay apart from each other. They are the
+// hues Fyne offers as primary colours, chosen to read on light and dark themes.
+const (
+	colorBlue   fyne.ThemeColorName = "pin.blue"
+	colorOrange fyne.ThemeColorName = "pin.orange"
+	colorPurple fyne.ThemeColorName = "pin.purple"
+	colorGreen  fyne.ThemeColorName = "pin.green"
+	colorBrown  fyne.ThemeColorName = "pin.brown"
+	colorRed    fyne.ThemeColorName = "pin.red"
+)
+
+var seriesColors = map[fyne.ThemeColorName]color.Color{
+	colorBlue:   color.NRGBA{R: 0x29, G: 0x6f, B: 0xf6, A: 0xff},
+	colorOrange: color.NRGBA{R: 0xff, G: 0x98, B: 0x00, A: 0xff},
+	colorPurple: color.NRGBA{R: 0x9c, G: 0x27, B: 0xb0, A: 0xff},
+	colorGreen:  color.NRGBA{R: 0x8b, G: 0xc3, B: 0x4a, A: 0xff},
+	colorBrown:  color.NRGBA{R: 0x79, G: 0x55, B: 0x48, A: 0xff},
+	colorRed:    color.NRGBA{R: 0xf4, G: 0x43, B: 0x36, A: 0xff},
+}
+
+// color is a theme colour by name (theme.ColorNamePrimary …), or one of the series
+// colours above.
 func (r *chartRenderer) color(name fyne.ThemeColorName) color.Color {
-	switch name {
-	case "":
+	if name == "" {
 		return theme.Color(theme.ColorNamePrimary)
-	case theme.ColorBlue, theme.ColorOrange, theme.ColorPurple, theme.ColorGreen, theme.ColorRed,
-		theme.ColorYellow, theme.ColorBrown, theme.ColorGray:
-		return theme.PrimaryColorNamed(string(name))
+	}
+	if c, ok := seriesColors[name]; ok {
+		return c
 	}
 	return theme.Color(name)
 }
