@@ -328,3 +328,37 @@ func TestChartTicksAndFormats(t *testing.T) {
 		t.Errorf("formats: %s %s %s %s", dollars(0.004), dollars(12.3), millis(850), millis(1250))
 	}
 }
+
+func TestSummarizeBuckets(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 30, 0, 0, time.UTC)
+	from := now.Add(-7 * 24 * time.Hour)
+	recs := syntheticReceipts(from, now)
+	a := summarize(recs, from, now, time.UTC)
+	if len(a.Hourly) != 169 || !a.Hourly[0].Start.Equal(from.Truncate(time.Hour)) || len(a.Daily) != 8 {
+		t.Fatalf("%d hours from %v, %d days", len(a.Hourly), a.Hourly[0].Start, len(a.Daily))
+	}
+	var hourly, daily, outcomes, okJobs, nodeJobs int
+	for _, b := range a.Hourly {
+		hourly += b.Jobs
+	}
+	for _, b := range a.Daily {
+		daily += b.Jobs
+	}
+	for o, n := range a.Outcomes {
+		outcomes += n
+		if o == ledger.OutcomeOK {
+			okJobs = n
+		}
+	}
+	for _, pts := range a.Nodes {
+		for _, p := range pts {
+			nodeJobs += p.Jobs
+		}
+	}
+	if hourly != len(recs) || daily != len(recs) || outcomes != len(recs) || nodeJobs != okJobs {
+		t.Errorf("receipts %d: hourly %d, daily %d, outcomes %d; ok %d, per node %d", len(recs), hourly, daily, outcomes, okJobs, nodeJobs)
+	}
+	if again := syntheticReceipts(from, now); len(again) != len(recs) || again[100] != recs[100] {
+		t.Error("the synthetic week changes between reads")
+	}
+}

@@ -204,7 +204,10 @@ func TestNotifierSendsAndHonoursSettings(t *testing.T) {
 
 	// Turned off in the Notifications tab: remembered in the preferences, not sent.
 	checks := h.u.views.notes.checks
+	h.u.views.tabs.Select(h.u.views.notesTab)
+	h.u.win.Resize(fyne.NewSize(860, 720))
 	test.Tap(checks[noticeTier])
+	dumpPNG(t, h.u.win, "notifications.png")
 	if checks[noticeTier].Checked || h.fa.Preferences().BoolWithFallback("notify.tierChanged", true) {
 		t.Fatal("unticking the tier notification did not persist")
 	}
