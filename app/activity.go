@@ -354,7 +354,7 @@ func (a *activityView) show(act ledger.Activity, err error) {
 }
 
 // nodeColors tell the nodes apart in the per-node charts.
-var nodeColors = []fyne.ThemeColorName{theme.ColorBlue, theme.ColorOrange, colorPurple, colorGreen, theme.ColorBrown, theme.ColorRed}
+var nodeColors = []fyne.ThemeColorName{colorBlue, colorOrange, colorPurple, colorGreen, colorBrown, colorRed}
 
 func noteTotal(v string, jobs int) string {
 	if jobs == 0 {

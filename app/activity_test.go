@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"image/color"
 	"image/png"
 	"os"
 	"slices"
@@ -186,6 +187,7 @@ func TestActivityToggleAndPerNodeSeries(t *testing.T) {
 	if !strings.Contains(a.summary.Text, "in the last 24 hours") {
 		t.Errorf("summary = %q", a.summary.Text)
 	}
+	dumpPNG(t, h.u.win, "activity-24h.png")
 	// One line per node, named in the legend; the laptop serves only in the evening.
 	for _, c := range []*chart{a.speed, a.ttft} {
 		names := []string{}
@@ -202,6 +204,22 @@ func TestActivityToggleAndPerNodeSeries(t *testing.T) {
 		}
 		if drew(c).lines == 0 {
 			t.Errorf("%s drew no lines", c.title)
+		}
+		for _, o := range drew(c).Objects() { // every swatch, bar and line is visible
+			var col color.Color
+			switch o := o.(type) {
+			case *canvas.Rectangle:
+				col = o.FillColor
+			case *canvas.Line:
+				col = o.StrokeColor
+			case *canvas.Circle:
+				col = o.FillColor
+			default:
+				continue
+			}
+			if _, _, _, a := col.RGBA(); a == 0 {
+				t.Fatalf("%s drew an invisible %T", c.title, o)
+			}
 		}
 	}
 	ws := a.speed.series[2]
