@@ -321,6 +321,9 @@ func TestActivityRefreshesEveryMinute(t *testing.T) {
 	}
 	next.f()
 	h.until("the second read", func() bool { return len(src.asked()) == 2 })
+	// Opening the window from the tray reads again too.
+	h.u.showWindow()
+	h.until("the read on showing", func() bool { return len(src.asked()) == 3 })
 }
 
 func TestChartTicksAndFormats(t *testing.T) {

@@ -410,6 +410,7 @@ func (u *UI) showWindow() {
 	}
 	u.win.Show()
 	u.win.RequestFocus()
+	u.views.act.refresh() // the Activity view, if it is the tab shown, reads afresh
 }
 
 func (u *UI) toggleAutostart() {
