@@ -86,6 +86,7 @@ type UI struct {
 	dash         *dashboard
 	setup        *setupForm // non-nil while the setup screen is shown
 	message      string     // the last dialog's text (what the operator was told)
+	views        *views     // the Activity and Notifications tabs, the throughput line, notifications (activity.go)
 }
 
 // stopper is a pending timer (*time.Timer); tests substitute a manual one.
@@ -121,6 +122,7 @@ func newUI(fa fyne.App, opts Options, tray trayHost, do func(func())) *UI {
 	u.win.Resize(fyne.NewSize(860, 720))
 	u.win.SetCloseIntercept(u.closeWindow)
 	u.dash = newDashboard(u)
+	u.views = newViews(u)
 
 	cfg, err := u.loadConfig()
 	switch {
@@ -219,6 +221,7 @@ func (u *UI) closeWindow() {
 
 // apply shows a new snapshot. UI thread.
 func (u *UI) apply(s core.Status) {
+	u.views.observe(s)
 	u.last = s
 	u.render()
 }
@@ -407,6 +410,7 @@ func (u *UI) showWindow() {
 	}
 	u.win.Show()
 	u.win.RequestFocus()
+	u.views.act.refresh() // the Activity view, if it is the tab shown, reads afresh
 }
 
 func (u *UI) toggleAutostart() {

@@ -25,6 +25,7 @@ type dashboard struct {
 	settings  *widget.Button
 	nodesBox  *fyne.Container
 	top       *fyne.Container // nodesBox and totals, in the scroll
+	rateSlot  *fyne.Container // the throughput line (throughput.go) goes here
 	cards     []*nodeCard
 	built     bool // nodesBox holds the cards for len(cards) nodes
 	totals    *widget.Label
@@ -67,11 +68,13 @@ func newDashboard(u *UI) *dashboard {
 		u.fa.Clipboard().SetContent(d.logText)
 	})
 
+	d.rateSlot = container.NewStack()
 	header := container.NewVBox(
 		container.NewBorder(nil, nil, nil, container.NewHBox(d.reconnect, d.toggle, d.settings), d.title),
 		d.reason,
 		container.NewGridWithColumns(2, d.engine, d.secret),
 		d.link,
+		d.rateSlot,
 		widget.NewSeparator(),
 	)
 	logBox := container.NewBorder(
@@ -223,5 +226,5 @@ func setEnabled(w fyne.Disableable, on bool) {
 // showDashboard puts the dashboard in the window. UI thread.
 func (u *UI) showDashboard() {
 	u.setup = nil
-	u.win.SetContent(u.dash.content)
+	u.win.SetContent(u.views.content())
 }

@@ -3,7 +3,8 @@
 # detected server), docs/dashboard.png (online, after serving jobs), docs/tray.png (the
 # tray menu, read over D-Bus and drawn by app/internal/traytool) and
 # docs/dashboard-service.png (the app attached to a running background service: a real
-# `pin-clientd service run --user` process, which the app shows and drives).
+# `pin-clientd service run --user` process, which the app shows and drives) and
+# docs/activity.png (the Activity view with a week of jobs).
 #
 # Runs the real app under Xvfb, in a throwaway HOME, against the local PIN gateway
 # (`pin-clientd gateway`) and a stub Ollama server (python3) on loopback ports. The
@@ -196,6 +197,17 @@ wait $APP || true
 kill -0 $SVC || { log "the service stopped when the app quit:"; tail -5 "$WORK/service.log" >&2; exit 1; }
 kill $SVC; wait $SVC || true
 [ -n "${KEEP_TRAY:-}" ] && cp "$WORK/tray-service.png" "$KEEP_TRAY"
+
+# 4. The Activity view with a week of jobs. Until the app reads a seeded ledger, the
+# developer hook PIN_CLIENT_SCREENSHOT_ACTIVITY=1 makes it draw a synthetic week
+# (app/synthetic.go) and open on the Activity tab.
+PIN_CLIENT_SCREENSHOT_ACTIVITY=1 PIN_API_SECRET=$GW_SECRET "$WORK/pin-client" > "$WORK/app4.log" 2>&1 &
+APP=$!
+"$WORK/traytool" wait "Quit"
+sleep 2 # the view reads its source and draws
+shoot "$OUT/activity.png"
+"$WORK/traytool" click "Quit"
+wait $APP || true
 kill $SNW 2>/dev/null || true
 '
-log "wrote $OUT/setup.png $OUT/dashboard.png $OUT/tray.png $OUT/dashboard-service.png"
+log "wrote $OUT/setup.png $OUT/dashboard.png $OUT/tray.png $OUT/dashboard-service.png $OUT/activity.png"
