@@ -382,6 +382,7 @@ type harnessOpt func(*harness, *Options)
 func newHarness(t *testing.T, dir string, opts ...harnessOpt) *harness {
 	t.Helper()
 	t.Setenv(EnvSecret, "")
+	t.Setenv("TZ", "Europe/Berlin") // new nodes' region: eu-central, picked from the time zone
 	h := &harness{
 		t: t, fa: &quitApp{App: test.NewTempApp(t)}, tray: &fakeTray{}, secrets: &fakeSecrets{},
 		auto: &fakeAutostart{}, inst: &fakeInstaller{}, wake: make(chan struct{}, 1),

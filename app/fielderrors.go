@@ -1,0 +1,149 @@
+package app
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/pin-client/pin-client/internal/config"
+)
+
+// The config loader names fields by their JSON path ("nodes[0].region"), which is
+// right for the CLI and config.json but not for the setup form. These functions speak
+// the form's language: fields as the form labels them ("Node 1 › Region") and, for a
+// missing value, what to do in the form ("choose a region").
+
+// fieldLabels are the form's labels of the top-level and per-node config keys.
+var fieldLabels = map[string]string{
+	"clientId":               "Client ID",
+	"apiSecret":              "API secret",
+	"serverUrl":              "Gateway URL",
+	"nodes":                  "Nodes",
+	"alias":                  "Alias",
+	"inferenceUri":           "Backend URL",
+	"apiMode":                "API",
+	"region":                 "Region",
+	"capacity":               "Capacity",
+	"pricePerThousandTokens": "Price",
+	"interviewModel":         "Interview model",
+	"ttsUri":                 "TTS URL",
+	"ttsModels":              "TTS models",
+}
+
+// missingFix is what the form asks for when a field is empty, by key.
+var missingFix = map[string]string{
+	"clientId":     "enter your operator id (op_…) from the PIN dashboard",
+	"apiSecret":    "paste your API secret (pin_sk_…) from the PIN dashboard",
+	"nodes":        "add a node: Detect local servers, or Add node",
+	"alias":        "give the node a name, e.g. GPU-1",
+	"inferenceUri": "enter the backend URL, e.g. http://localhost:11434 (Ollama) or http://localhost:8000 (vLLM)",
+	"apiMode":      "choose ollama or openai",
+	"region":       "choose a region",
+}
+
+var nodePathRE = regexp.MustCompile(`nodes\[(\d+)\](?:\.([A-Za-z]+)(?:\[\d+\])?)?`)
+
+// fieldLabel names a config path as the form labels it: "clientId" → "Client ID",
+// "nodes[0].region" → "Node 1 › Region", "nodes[1].ttsModels[2]" → "Node 2 › TTS
+// models". A key the form does not show keeps its name, as in config.json.
+func fieldLabel(path string) string {
+	if m := nodePathRE.FindStringSubmatch(path); m != nil && m[0] == path {
+		i, _ := strconv.Atoi(m[1])
+		node := fmt.Sprintf("Node %d", i+1)
+		if m[2] == "" {
+			return node
+		}
+		return node + " › " + keyLabel(m[2])
+	}
+	return keyLabel(path)
+}
+
+func keyLabel(key string) string {
+	if l, ok := fieldLabels[key]; ok {
+		return l
+	}
+	return key + " (in config.json)"
+}
+
+// pathKey is the last key of a path: "nodes[0].ttsModels[1]" → "ttsModels".
+func pathKey(path string) string {
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		path = path[i+1:]
+	}
+	if i := strings.IndexByte(path, '['); i >= 0 {
+		path = path[:i]
+	}
+	return path
+}
+
+// fieldFix is the problem with the field at path in the form's words: the loader's
+// message, or for a missing value what to do in the form. Other fields named in the
+// message are named by their labels too.
+func fieldFix(path, msg string) string {
+	if strings.HasPrefix(msg, "missing;") || strings.HasPrefix(msg, "empty;") {
+		if fix, ok := missingFix[pathKey(path)]; ok {
+			return fix
+		}
+	}
+	return nodePathRE.ReplaceAllStringFunc(msg, fieldLabel)
+}
+
+// formProblem is one line for the form's list of problems:
+// "Node 1 › Region: choose a region".
+func formProblem(fe *config.FieldError) string {
+	return fieldLabel(fe.Path) + ": " + fieldFix(fe.Path, fe.Msg)
+}
+
+// formWarning rewrites one of the loader's warnings ("nodes[0].region: \"mars\" is not
+// a documented region…") in the form's words ("Node 1 › Region: …").
+func formWarning(w string) string {
+	path, msg, ok := strings.Cut(w, ": ")
+	if !ok || strings.ContainsAny(path, " \"") {
+		return nodePathRE.ReplaceAllStringFunc(w, fieldLabel)
+	}
+	return fieldLabel(path) + ": " + nodePathRE.ReplaceAllStringFunc(msg, fieldLabel)
+}
+
+// selectErrLabel is the line under a select that shows its problem (entries show
+// theirs themselves).
+func selectErrLabel() *widget.Label {
+	l := widget.NewLabel("")
+	l.Importance = widget.DangerImportance
+	l.Wrapping = fyne.TextWrapWord
+	l.Hide()
+	return l
+}
+
+// showSelectErr shows the problem at path, if any, on the select's line.
+func (n *nodeForm) showSelectErr(l *widget.Label, path string) {
+	err := n.f.errorAt(path)
+	if err == nil {
+		if l.Visible() {
+			l.SetText("")
+			l.Hide()
+		}
+		return
+	}
+	l.SetText(err.Error())
+	l.Show()
+}
+
+// regionChanged keeps the "picked from your time zone" hint only while the guessed
+// region is selected on a node that started with it.
+func (n *nodeForm) regionChanged() {
+	if n.regionItem == nil || n.form == nil {
+		return
+	}
+	hint := ""
+	if n.guessed && n.region.Selected == n.f.region.Region {
+		hint = n.f.region.hint()
+	}
+	if hint != n.regionItem.HintText {
+		n.regionItem.HintText = hint
+		n.form.Refresh()
+	}
+}
