@@ -287,8 +287,11 @@ func TestSettingsKeepsStoredSecretAndRestarts(t *testing.T) {
 	f.clientID.SetText("op_other")
 	test.Tap(f.save)
 	h.until("save error", func() bool { return f.problem.Visible() })
-	if got := f.problem.Text; got != "apiSecret: none stored for op_other; paste your API secret" {
+	if got := f.problem.Text; got != "API secret: none stored for op_other; paste your API secret" {
 		t.Errorf("problem = %q", got)
+	}
+	if err := f.secret.Validate(); err == nil {
+		t.Error("the API secret field shows no error")
 	}
 }
 
@@ -300,7 +303,7 @@ func TestKeyringFailureShown(t *testing.T) {
 	fillSetup(t, h)
 	test.Tap(h.u.setup.save)
 	h.until("error", func() bool { return h.u.setup.problem.Visible() })
-	if got := h.u.setup.problem.Text; got != "apiSecret: "+errNoKeyring.Error() {
+	if got := h.u.setup.problem.Text; got != "API secret: "+errNoKeyring.Error() {
 		t.Errorf("problem = %q", got)
 	}
 	if strings.Contains(h.u.setup.problem.Text, testSecret) {
@@ -430,11 +433,11 @@ func TestAutostartAndServiceFromTray(t *testing.T) {
 	h.u.start(true)
 	h.until("online", func() bool { return h.u.last.State == core.StateOnline })
 
-	if h.menuItem("Start at login").Checked {
-		t.Fatal("start at login on by default")
+	if got := h.menuItem("Start at login").Label; got != "☐ Start at login" {
+		t.Fatalf("start at login: %q, want it off and saying so", got)
 	}
 	h.tapMenu("Start at login")
-	if !h.auto.on || !h.menuItem("Start at login").Checked {
+	if !h.auto.on || h.menuItem("Start at login").Label != "☑ Start at login" {
 		t.Error("start at login not turned on")
 	}
 	h.tapMenu("Start at login")

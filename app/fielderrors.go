@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -146,4 +147,34 @@ func (n *nodeForm) regionChanged() {
 		n.regionItem.HintText = hint
 		n.form.Refresh()
 	}
+}
+
+// showSaveErr shows why Save failed. An error about a field ("apiSecret: no OS keyring
+// is reachable…", from storing the secret) is shown on that field and in the list, in
+// the form's words; another (the config file could not be written) as it is.
+func (f *setupForm) showSaveErr(err error) {
+	var fe *config.FieldError
+	if !errors.As(err, &fe) {
+		if path, msg, ok := strings.Cut(err.Error(), ": "); ok && formPath(path) {
+			fe = &config.FieldError{Path: path, Msg: msg}
+		}
+	}
+	if fe != nil {
+		f.setErrs([]*config.FieldError{fe})
+		return
+	}
+	f.err = err
+	f.showProblem(err)
+}
+
+// formPath reports whether path names a field the setup form shows.
+func formPath(path string) bool {
+	if m := nodePathRE.FindString(path); m != "" && m == path {
+		return true
+	}
+	switch path {
+	case "clientId", "apiSecret", "serverUrl", "nodes":
+		return true
+	}
+	return false
 }

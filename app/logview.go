@@ -20,7 +20,7 @@ func newLogView() *logView {
 	v := &logView{label: widget.NewLabel(""), follow: true}
 	v.label.TextStyle = fyne.TextStyle{Monospace: true}
 	v.label.Selectable = true
-	v.label.Wrapping = fyne.TextWrapBreak // log lines have long unbroken words (URLs, ids)
+	v.label.Wrapping = fyne.TextWrapWord // a word longer than the line (an id) is broken
 	v.scroll = container.NewVScroll(v.label)
 	v.scroll.OnScrolled = func(fyne.Position) { v.follow = v.atBottom() }
 	return v

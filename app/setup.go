@@ -349,8 +349,7 @@ func (f *setupForm) submit() {
 			f.saving = false
 			f.save.Enable()
 			if err != nil {
-				f.err = err
-				f.showProblem(err)
+				f.showSaveErr(err)
 				return
 			}
 			f.secret.SetText("")
