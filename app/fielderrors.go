@@ -178,3 +178,22 @@ func formPath(path string) bool {
 	}
 	return false
 }
+
+// problemImportance is how the list of problems is shown: as a plain to-do list while
+// every problem is a value still to fill in (a new operator's first view of the form),
+// in red once something entered is wrong.
+func problemImportance(errs []*config.FieldError) widget.Importance {
+	for _, fe := range errs {
+		if !strings.HasPrefix(fe.Msg, "missing;") && !strings.HasPrefix(fe.Msg, "empty;") {
+			return widget.DangerImportance
+		}
+	}
+	return widget.MediumImportance
+}
+
+func setImportance(l *widget.Label, imp widget.Importance) {
+	if l.Importance != imp {
+		l.Importance = imp
+		l.Refresh()
+	}
+}

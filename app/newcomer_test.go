@@ -160,3 +160,19 @@ func TestWheelScrollsSetupOverFields(t *testing.T) {
 		t.Errorf("wheel over the Client ID field at %v: page offset %v, want 60", pos, page.Offset.Y)
 	}
 }
+
+// TestFirstViewIsAToDoList: values still to fill in are listed plainly; a wrong value
+// turns the list red.
+func TestFirstViewIsAToDoList(t *testing.T) {
+	h := newHarness(t, t.TempDir())
+	h.u.start(false)
+	f := h.u.setup
+	h.until("detection", func() bool { return len(f.nodes) == 1 })
+	if !f.problem.Visible() || f.problem.Importance != widget.MediumImportance {
+		t.Errorf("first view: problems %q shown as %v, want a plain list", f.problem.Text, f.problem.Importance)
+	}
+	f.nodes[0].capacity.SetText("x")
+	if f.problem.Importance != widget.DangerImportance {
+		t.Errorf("a wrong value: importance %v, want danger", f.problem.Importance)
+	}
+}

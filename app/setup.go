@@ -142,6 +142,7 @@ func (f *setupForm) build() {
 	}
 	f.detectNote = widget.NewLabel("")
 	f.detectNote.Wrapping = fyne.TextWrapWord
+	f.detectNote.Hide() // until detection runs: an empty line would leave a gap
 	addNode := widget.NewButtonWithIcon("Add node", theme.ContentAddIcon(), func() {
 		f.addNode(newNodeForm(f, "", "http://localhost:11434", config.APIModeOllama, nil))
 		f.revalidate()
@@ -283,6 +284,7 @@ func (f *setupForm) setErrs(errs []*config.FieldError) {
 		f.err = errors.New(strings.Join(lines, "\n"))
 	}
 	f.showProblem(f.err)
+	setImportance(f.problem, problemImportance(errs))
 	for _, e := range f.entries() {
 		e.Validate()
 	}
@@ -299,6 +301,7 @@ func (f *setupForm) showProblem(err error) {
 		return
 	}
 	f.problem.SetText(err.Error())
+	setImportance(f.problem, widget.DangerImportance)
 	f.problem.Show()
 }
 
@@ -366,6 +369,7 @@ func (f *setupForm) runDetect() {
 	}
 	f.detect.Disable()
 	f.detectNote.SetText("Looking for local LLM servers…")
+	f.detectNote.Show()
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), detectTimeout)
 		found := detect(ctx)

@@ -4,6 +4,7 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/systray"
 
+	_ "github.com/pin-client/pin-client/app/internal/clocale" // a language under LANG=C.UTF-8
 	"github.com/pin-client/pin-client/app/present"
 )
 
