@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -196,4 +197,18 @@ func setImportance(l *widget.Label, imp widget.Importance) {
 		l.Importance = imp
 		l.Refresh()
 	}
+}
+
+// maxProblemLines bounds the list under the form, which sits above Save and would
+// otherwise squeeze the form away on a new card full of mistakes.
+const maxProblemLines = 5
+
+// problemList is lines as listed under the form: all of them, or the first few and how
+// many more there are (each is on its field).
+func problemList(lines []string) []string {
+	if len(lines) <= maxProblemLines {
+		return lines
+	}
+	more := len(lines) - (maxProblemLines - 1)
+	return append(slices.Clip(lines[:maxProblemLines-1]), fmt.Sprintf("…and %d more, each shown on its field", more))
 }

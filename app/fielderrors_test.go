@@ -1,6 +1,7 @@
 package app
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/pin-client/pin-client/internal/config"
@@ -35,5 +36,17 @@ func TestFormWarning(t *testing.T) {
 		if got := formWarning(in); got != want {
 			t.Errorf("formWarning(%q)\n got %q\nwant %q", in, got, want)
 		}
+	}
+}
+
+func TestProblemListBounded(t *testing.T) {
+	five := []string{"a", "b", "c", "d", "e"}
+	if got := problemList(five); len(got) != 5 {
+		t.Errorf("5 problems listed as %q", got)
+	}
+	got := problemList(append(five, "f", "g"))
+	want := []string{"a", "b", "c", "d", "…and 3 more, each shown on its field"}
+	if !slices.Equal(got, want) {
+		t.Errorf("7 problems listed as %q, want %q", got, want)
 	}
 }

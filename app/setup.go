@@ -281,7 +281,7 @@ func (f *setupForm) setErrs(errs []*config.FieldError) {
 		lines[i] = formProblem(fe)
 	}
 	if len(errs) > 0 {
-		f.err = errors.New(strings.Join(lines, "\n"))
+		f.err = errors.New(strings.Join(problemList(lines), "\n"))
 	}
 	f.showProblem(f.err)
 	setImportance(f.problem, problemImportance(errs))
