@@ -56,7 +56,9 @@ func localZoneName(lookupEnv func(string) (string, bool), readlink func(string) 
 		if tz == "" {
 			return "UTC"
 		}
-		return zoneFromPath(tz)
+		if name := zoneFromPath(tz); !strings.HasPrefix(name, "/") {
+			return name
+		} // a file outside a zoneinfo folder (TZ=/etc/localtime): look further
 	}
 	if target, err := readlink("/etc/localtime"); err == nil {
 		if name := zoneFromPath(target); name != "" && !strings.HasPrefix(name, "/") {

@@ -71,6 +71,7 @@ func TestLocalZoneName(t *testing.T) {
 		{"TZ colon", env(":America/Denver", true), noLink, noFile, "America/Denver"},
 		{"TZ path", env("/usr/share/zoneinfo/Asia/Tokyo", true), noLink, noFile, "Asia/Tokyo"},
 		{"TZ empty is UTC", env("", true), noLink, noFile, "UTC"},
+		{"TZ a file", env("/etc/localtime", true), func(string) (string, error) { return "/usr/share/zoneinfo/Asia/Tokyo", nil }, noFile, "Asia/Tokyo"},
 		{"localtime link", env("", false), func(string) (string, error) { return "../usr/share/zoneinfo/Europe/Paris", nil }, noFile, "Europe/Paris"},
 		{"/etc/timezone", env("", false), noLink, func(string) ([]byte, error) { return []byte("Asia/Kolkata\n"), nil }, "Asia/Kolkata"},
 	} {
