@@ -155,9 +155,9 @@ func TestWheelScrollsSetupOverFields(t *testing.T) {
 	}
 	d := fyne.CurrentApp().Driver()
 	pos := d.AbsolutePositionForObject(f.clientID).AddXY(10, 10)
-	test.Scroll(w.Canvas(), pos, 0, -60)
-	if page.Offset.Y != 60 {
-		t.Errorf("wheel over the Client ID field at %v: page offset %v, want 60", pos, page.Offset.Y)
+	test.Scroll(w.Canvas(), pos, 0, -25) // one notch
+	if page.Offset.Y != 25*wheelStep {
+		t.Errorf("wheel over the Client ID field at %v: page offset %v, want %v", pos, page.Offset.Y, 25*wheelStep)
 	}
 }
 

@@ -36,8 +36,16 @@ func newWheelCatcher(s *container.Scroll) *wheelCatcher {
 	return w
 }
 
+// wheelStep scales the wheel over the page: Fyne moves 25 px a notch, half a form row,
+// where desktop toolkits move about three lines (GTK: ~80 px in a window this tall).
+const wheelStep = 2
+
 // Scrolled passes the wheel to the page's scroll.
-func (w *wheelCatcher) Scrolled(ev *fyne.ScrollEvent) { w.scroll.Scrolled(ev) }
+func (w *wheelCatcher) Scrolled(ev *fyne.ScrollEvent) {
+	e := *ev
+	e.Scrolled = fyne.Delta{DX: ev.Scrolled.DX * wheelStep, DY: ev.Scrolled.DY * wheelStep}
+	w.scroll.Scrolled(&e)
+}
 
 func (w *wheelCatcher) MinSize() fyne.Size { return fyne.Size{} }
 
