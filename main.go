@@ -33,6 +33,10 @@ import (
 // appID must match Details.ID in FyneApp.toml: Fyne keys preferences and storage by it.
 const appID = "net.aiassist.pinclient"
 
+// appName is the app's name as the tray and the desktop show it (Details.Name in
+// FyneApp.toml).
+const appName = "PIN Client"
+
 func main() {
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "pin-client:", err)
@@ -65,7 +69,15 @@ func run(args []string) error {
 	log := slog.New(logging.New(os.Stderr, lv, false)) // the daemon's format, tags and all
 	slog.SetDefault(log)
 
-	ui := app.New(fyneapp.NewWithID(appID), app.Defaults(app.Options{Logger: log}))
+	app.PrepareFyne()
+	fa := fyneapp.NewWithID(appID)
+	if m := fa.Metadata(); m.Name == "" {
+		// `go build` has no FyneApp.toml metadata (`fyne build` has): without a name the
+		// tray's title is the app id.
+		m.ID, m.Name, m.Version = appID, appName, version.Version
+		fyneapp.SetMetadata(m)
+	}
+	ui := app.New(fa, app.Defaults(app.Options{Logger: log}))
 	if err := ui.Run(*background); errors.Is(err, app.ErrAlreadyRunning) {
 		fmt.Fprintln(os.Stderr, "pin-client:", err)
 	}

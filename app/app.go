@@ -68,6 +68,7 @@ type UI struct {
 	menu     []present.MenuItem
 	icon     present.Icon
 	iconSet  bool
+	tooltip  string // the tray tooltip shown
 	quitting bool
 	// starting: find is looking for a running engine, or looking up the secret for the
 	// app's own one. startOnline: the app's engine being started goes online;
@@ -97,7 +98,7 @@ type stopper interface{ Stop() bool }
 func New(fa fyne.App, opts Options) *UI {
 	var tray trayHost
 	if d, ok := fa.(desktop.App); ok {
-		tray = d
+		tray = systemTray{d}
 	}
 	return newUI(fa, opts, tray, fyne.Do)
 }
@@ -276,6 +277,7 @@ func (u *UI) render() {
 		}
 	}
 	u.menu, u.icon, u.iconSet = menu, sum.Icon, true
+	u.setTooltip(sum)
 	u.win.SetTitle("PIN Client — " + sum.Title)
 	engine := u.engineShown()
 	u.dash.update(u.last, sum, menu, present.EngineLine(engine, now))
@@ -319,9 +321,9 @@ func (u *UI) trayMenu(items []present.MenuItem) *fyne.Menu {
 			out = append(out, fyne.NewMenuItemSeparator())
 			continue
 		}
-		mi := fyne.NewMenuItem(it.Label, u.action(it.Item))
+		mi := fyne.NewMenuItem(trayLabel(it), u.action(it.Item))
 		mi.Disabled = !it.Enabled
-		mi.Checked = it.Checked
+		mi.Checked = it.Checked && it.Item != present.ItemAutostart // its label shows the state
 		mi.IsQuit = it.Item == present.ItemQuit
 		out = append(out, mi)
 	}

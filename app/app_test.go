@@ -49,33 +49,36 @@ func TestFirstRunToOnlineJobOffline(t *testing.T) {
 		t.Error("Go online must be disabled before setup")
 	}
 
-	// Inline validation speaks the config loader's words, one problem at a time.
+	// Inline validation names the fields as the form labels them, every problem at once.
 	if !f.save.Disabled() {
 		t.Error("Save enabled on an empty form")
 	}
-	if got := f.problem.Text; !strings.HasPrefix(got, "clientId: missing;") {
-		t.Errorf("first problem = %q", got)
+	if got, want := f.problem.Text, "Client ID: enter your operator id (op_…) from the PIN dashboard\nAPI secret: paste your API secret (pin_sk_…) from the PIN dashboard"; got != want {
+		t.Errorf("problems = %q, want %q", got, want)
+	}
+	if n.region.Selected != "eu-central" || !strings.Contains(n.regionItem.HintText, "picked from your time zone (Europe/Berlin)") {
+		t.Errorf("region %q, hint %q: want eu-central picked from the time zone", n.region.Selected, n.regionItem.HintText)
 	}
 	if err := f.clientID.Validate(); err == nil {
 		t.Error("the client ID field shows no error")
 	}
 	test.Type(f.clientID, "op_test")
-	if got := f.problem.Text; !strings.HasPrefix(got, "nodes[0].region: missing; use one of us-east, us-west") {
+	if got := f.problem.Text; !strings.HasPrefix(got, "API secret: paste your API secret") {
 		t.Errorf("after client id, problem = %q", got)
 	}
 	if err := f.clientID.Validate(); err != nil {
 		t.Errorf("client ID still flagged: %v", err)
 	}
 	n.region.SetSelected("eu-west")
-	if got := f.problem.Text; !strings.HasPrefix(got, "apiSecret: missing;") {
-		t.Errorf("after region, problem = %q", got)
+	if n.regionItem.HintText != "" {
+		t.Errorf("after choosing a region, hint %q", n.regionItem.HintText)
 	}
 	test.Type(f.secret, testSecret)
 	if f.problem.Visible() || f.save.Disabled() {
 		t.Errorf("valid form: problem %q, save disabled %v", f.problem.Text, f.save.Disabled())
 	}
 	n.capacity.SetText("two")
-	want := `nodes[0].capacity: "two" is not a whole number;`
+	want := `Node 1 › Capacity: "two" is not a whole number;`
 	if got := f.problem.Text; !strings.HasPrefix(got, want) || !f.save.Disabled() {
 		t.Errorf("bad capacity: problem %q, save disabled %v", got, f.save.Disabled())
 	}
@@ -83,7 +86,7 @@ func TestFirstRunToOnlineJobOffline(t *testing.T) {
 		t.Error("the capacity field shows no error")
 	}
 	n.capacity.SetText("0")
-	if got := f.problem.Text; !strings.HasPrefix(got, "nodes[0].capacity: 0 is not positive") {
+	if got := f.problem.Text; !strings.HasPrefix(got, "Node 1 › Capacity: 0 is not positive") {
 		t.Errorf("zero capacity: problem %q", got)
 	}
 	n.capacity.SetText("2")
@@ -129,7 +132,7 @@ func TestFirstRunToOnlineJobOffline(t *testing.T) {
 	if d.title.Text != "Online" || h.icon() != iconOnline || d.toggle.Text != "Go offline" {
 		t.Errorf("online: title %q icon %v toggle %q", d.title.Text, h.icon(), d.toggle.Text)
 	}
-	if !strings.Contains(d.secret.Text, "OS keyring") || d.link.Text != "Gateway: SSE to "+config.DefaultServerURL {
+	if !strings.Contains(d.secret.Text, "OS keyring") || d.link.Text != "Gateway: aiassist.net/api/v1/pin (SSE over HTTPS)" {
 		t.Errorf("dashboard: secret %q link %q", d.secret.Text, d.link.Text)
 	}
 	if !strings.Contains(d.logText, "node registered node=ollama") {
@@ -284,8 +287,11 @@ func TestSettingsKeepsStoredSecretAndRestarts(t *testing.T) {
 	f.clientID.SetText("op_other")
 	test.Tap(f.save)
 	h.until("save error", func() bool { return f.problem.Visible() })
-	if got := f.problem.Text; got != "apiSecret: none stored for op_other; paste your API secret" {
+	if got := f.problem.Text; got != "API secret: none stored for op_other; paste your API secret" {
 		t.Errorf("problem = %q", got)
+	}
+	if err := f.secret.Validate(); err == nil {
+		t.Error("the API secret field shows no error")
 	}
 }
 
@@ -297,7 +303,7 @@ func TestKeyringFailureShown(t *testing.T) {
 	fillSetup(t, h)
 	test.Tap(h.u.setup.save)
 	h.until("error", func() bool { return h.u.setup.problem.Visible() })
-	if got := h.u.setup.problem.Text; got != "apiSecret: "+errNoKeyring.Error() {
+	if got := h.u.setup.problem.Text; got != "API secret: "+errNoKeyring.Error() {
 		t.Errorf("problem = %q", got)
 	}
 	if strings.Contains(h.u.setup.problem.Text, testSecret) {
@@ -427,11 +433,11 @@ func TestAutostartAndServiceFromTray(t *testing.T) {
 	h.u.start(true)
 	h.until("online", func() bool { return h.u.last.State == core.StateOnline })
 
-	if h.menuItem("Start at login").Checked {
-		t.Fatal("start at login on by default")
+	if got := h.menuItem("Start at login").Label; got != "☐ Start at login" {
+		t.Fatalf("start at login: %q, want it off and saying so", got)
 	}
 	h.tapMenu("Start at login")
-	if !h.auto.on || !h.menuItem("Start at login").Checked {
+	if !h.auto.on || h.menuItem("Start at login").Label != "☑ Start at login" {
 		t.Error("start at login not turned on")
 	}
 	h.tapMenu("Start at login")
@@ -466,8 +472,8 @@ func TestRemoveAndAddNodes(t *testing.T) {
 	if second.alias.Text != "ollama-2" || second.card.Title != "Node 2 — Ollama" {
 		t.Errorf("second node: alias %q title %q", second.alias.Text, second.card.Title)
 	}
-	if got := f.problem.Text; !strings.HasPrefix(got, "nodes[1].region: missing") {
-		t.Errorf("problem = %q", got)
+	if f.problem.Visible() || second.region.Selected != "eu-central" {
+		t.Errorf("second node: problem %q, region %q (want the time zone's)", f.problem.Text, second.region.Selected)
 	}
 	test.Tap(second.test)
 	h.until("probe", func() bool { return strings.HasPrefix(second.result.Text, "✗") })
@@ -476,7 +482,7 @@ func TestRemoveAndAddNodes(t *testing.T) {
 	}
 	second.alias.SetText("ollama")
 	second.region.SetSelected("global")
-	if got := f.problem.Text; !strings.HasPrefix(got, `nodes[1].alias: "ollama" is already used by nodes[0]`) {
+	if got := f.problem.Text; !strings.HasPrefix(got, `Node 2 › Alias: "ollama" is already used by Node 1`) {
 		t.Errorf("duplicate alias: problem = %q", got)
 	}
 	if err := second.alias.Validate(); err == nil {

@@ -26,10 +26,12 @@ type dashboard struct {
 	nodesBox  *fyne.Container
 	top       *fyne.Container // nodesBox and totals, in the scroll
 	rateSlot  *fyne.Container // the throughput line (throughput.go) goes here
+	body      *fyne.Container // the scroll of top over the log, top as tall as it needs
+	topHeight float32         // top's height when body was last laid out
 	cards     []*nodeCard
 	built     bool // nodesBox holds the cards for len(cards) nodes
 	totals    *widget.Label
-	log       *widget.Label
+	log       *logView
 	logText   string
 	copyLog   *widget.Button
 	content   fyne.CanvasObject
@@ -61,9 +63,7 @@ func newDashboard(u *UI) *dashboard {
 	d.nodesBox = container.NewVBox()
 	d.totals = widget.NewLabel("")
 	d.totals.Wrapping = fyne.TextWrapWord
-	d.log = widget.NewLabel("")
-	d.log.TextStyle = fyne.TextStyle{Monospace: true}
-	d.log.Selectable = true
+	d.log = newLogView()
 	d.copyLog = widget.NewButtonWithIcon("Copy log", theme.ContentCopyIcon(), func() {
 		u.fa.Clipboard().SetContent(d.logText)
 	})
@@ -80,12 +80,11 @@ func newDashboard(u *UI) *dashboard {
 	logBox := container.NewBorder(
 		container.NewBorder(nil, nil, widget.NewLabelWithStyle("Recent log", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), d.copyLog),
 		nil, nil, nil,
-		container.NewScroll(d.log),
+		d.log.scroll,
 	)
 	d.top = container.NewVBox(d.nodesBox, d.totals)
-	split := container.NewVSplit(container.NewVScroll(d.top), logBox)
-	split.Offset = 0.65
-	d.content = container.NewBorder(header, nil, nil, nil, split)
+	d.body = container.New(&fitTopLayout{content: d.top, maxShare: 0.65}, container.NewVScroll(d.top), logBox)
+	d.content = container.NewBorder(header, nil, nil, nil, d.body)
 	return d
 }
 
@@ -157,8 +156,9 @@ func (d *dashboard) update(s core.Status, sum present.Summary, menu []present.Me
 
 	if text := present.LogText(s.Log); text != d.logText {
 		d.logText = text
-		d.log.SetText(text)
+		d.log.setText(text)
 	}
+	d.fitTop()
 }
 
 func newNodeCard() *nodeCard {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -218,12 +219,14 @@ func (f *fakeSecrets) get(clientID string) string {
 
 // fakeTray records what the app puts in the system tray.
 type fakeTray struct {
-	menus []*fyne.Menu
-	icons []fyne.Resource
+	menus    []*fyne.Menu
+	icons    []fyne.Resource
+	tooltips []string
 }
 
 func (f *fakeTray) SetSystemTrayMenu(m *fyne.Menu)    { f.menus = append(f.menus, m) }
 func (f *fakeTray) SetSystemTrayIcon(r fyne.Resource) { f.icons = append(f.icons, r) }
+func (f *fakeTray) SetTooltip(s string)               { f.tooltips = append(f.tooltips, s) }
 
 // fakeAutostart is an in-memory Autostart.
 type fakeAutostart struct{ on bool }
@@ -382,6 +385,7 @@ type harnessOpt func(*harness, *Options)
 func newHarness(t *testing.T, dir string, opts ...harnessOpt) *harness {
 	t.Helper()
 	t.Setenv(EnvSecret, "")
+	t.Setenv("TZ", "Europe/Berlin") // new nodes' region: eu-central, picked from the time zone
 	h := &harness{
 		t: t, fa: &quitApp{App: test.NewTempApp(t)}, tray: &fakeTray{}, secrets: &fakeSecrets{},
 		auto: &fakeAutostart{}, inst: &fakeInstaller{}, wake: make(chan struct{}, 1),
@@ -505,7 +509,7 @@ func (h *harness) menu() *fyne.Menu {
 func (h *harness) menuItem(label string) *fyne.MenuItem {
 	h.t.Helper()
 	for _, it := range h.menu().Items {
-		if it.Label == label {
+		if it.Label == label || strings.TrimPrefix(strings.TrimPrefix(it.Label, boxOn), boxOff) == label {
 			return it
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,39 +49,48 @@ type setupForm struct {
 	nodesBox   *fyne.Container
 	detect     *widget.Button
 	detectNote *widget.Label
-	problem    *widget.Label // the first problem, in the loader's words
+	problem    *widget.Label // every problem, each named as the form labels its field
 	warnings   *widget.Label
 	save       *widget.Button
 	cancel     *widget.Button
 	content    fyne.CanvasObject
 
-	err    error // result of the last check; nil when the form is valid
+	err    error                // the first problem of the last check or save; nil when the form is valid
+	errs   []*config.FieldError // every problem of the last check, in form order
+	region regionGuess          // the region new nodes start with
 	saving bool
 }
 
 // nodeForm is one node's card in the setup form.
 type nodeForm struct {
-	f         *setupForm
-	kind      string // what detection found ("Ollama"); empty when added by hand
-	alias     *widget.Entry
-	url       *widget.Entry
-	apiMode   *widget.Select
-	region    *widget.Select
-	capacity  *widget.Entry
-	price     *widget.Entry
-	interview *widget.Select
-	ttsURL    *widget.Entry
-	ttsModels *widget.Entry
-	test      *widget.Button
-	result    *widget.Label
-	card      *widget.Card
+	f       *setupForm
+	kind    string // what detection found ("Ollama"); empty when added by hand
+	alias   *widget.Entry
+	url     *widget.Entry
+	apiMode *widget.Select
+	region  *widget.Select
+	// regionItem carries the "picked from your time zone" hint while the guessed region
+	// is selected; form is refreshed when it changes.
+	regionItem *widget.FormItem
+	form       *widget.Form
+	guessed    bool // the region was guessed from the time zone
+	// apiModeErr and regionErr show the problem of the selects (entries show their own).
+	apiModeErr, regionErr *widget.Label
+	capacity              *widget.Entry
+	price                 *widget.Entry
+	interview             *widget.Select
+	ttsURL                *widget.Entry
+	ttsModels             *widget.Entry
+	test                  *widget.Button
+	result                *widget.Label
+	card                  *widget.Card
 }
 
 // showSetup puts the setup form in the window, filled from the saved config, and starts
 // detection when there are no nodes yet. UI thread.
 func (u *UI) showSetup() {
 	base, path := u.settingsTarget()
-	f := &setupForm{u: u, haveSecret: u.cfg != nil, path: path}
+	f := &setupForm{u: u, haveSecret: u.cfg != nil, path: path, region: guessRegion(u.opts.Now())}
 	if e := u.engineShown(); e.Attached() {
 		f.attached = e.Name()
 	}
@@ -132,6 +142,7 @@ func (f *setupForm) build() {
 	}
 	f.detectNote = widget.NewLabel("")
 	f.detectNote.Wrapping = fyne.TextWrapWord
+	f.detectNote.Hide() // until detection runs: an empty line would leave a gap
 	addNode := widget.NewButtonWithIcon("Add node", theme.ContentAddIcon(), func() {
 		f.addNode(newNodeForm(f, "", "http://localhost:11434", config.APIModeOllama, nil))
 		f.revalidate()
@@ -175,7 +186,7 @@ func (f *setupForm) build() {
 	)
 	footer := container.NewVBox(widget.NewSeparator(), f.problem, f.warnings,
 		container.NewHBox(layout.NewSpacer(), f.cancel, f.save))
-	f.content = container.NewBorder(nil, footer, nil, nil, container.NewVScroll(container.NewPadded(body)))
+	f.content = container.NewBorder(nil, footer, nil, nil, wheelScroll(container.NewPadded(body)))
 }
 
 // entry makes a single-line entry whose inline error is the loader's error for path.
@@ -197,55 +208,90 @@ func (f *setupForm) hookFn(e *widget.Entry, path func() string) {
 	e.OnChanged = func(string) { f.revalidate() }
 }
 
-// errorAt is the current problem if it concerns path (or an element of it), else nil.
+// errorAt is the first current problem that concerns path (or an element of it), in
+// the form's words, else nil.
 func (f *setupForm) errorAt(path string) error {
-	var fe *config.FieldError
-	if errors.As(f.err, &fe) && (fe.Path == path || strings.HasPrefix(fe.Path, path+"[")) {
-		return errors.New(fe.Msg)
+	for _, fe := range f.errs {
+		if fe.Path == path || strings.HasPrefix(fe.Path, path+"[") {
+			return errors.New(fieldFix(fe.Path, fe.Msg))
+		}
 	}
 	return nil
 }
 
-// check builds the config the form describes and validates it as the loader would.
+// check builds the config the form describes and validates it as the loader would,
+// returning every problem (in the order of the form: the secret after the client ID).
 // The returned config never holds the secret.
-func (f *setupForm) check() (*config.Config, []string, error) {
+func (f *setupForm) check() (*config.Config, []string, []*config.FieldError) {
 	cfg := f.base
 	cfg.ClientID = strings.TrimSpace(f.clientID.Text)
 	cfg.ServerURL = strings.TrimSpace(f.gateway.Text)
 	cfg.Nodes = make([]config.Node, 0, len(f.nodes))
+	var typeErrs []*config.FieldError // numbers that do not parse
 	for i, nf := range f.nodes {
-		n, err := nf.node(i)
-		if err != nil {
-			return nil, nil, err
-		}
+		n, errs := nf.node(i)
+		typeErrs = append(typeErrs, errs...)
 		cfg.Nodes = append(cfg.Nodes, n)
 	}
 	// The typed secret goes through the loader's checks, then is dropped.
 	cfg.APISecret = strings.TrimSpace(f.secret.Text)
-	warnings, err := cfg.Check()
-	if err == nil && cfg.APISecret == "" && !f.haveSecret && f.base.APISecret == "" {
-		err = &config.FieldError{Path: "apiSecret", Msg: "missing; paste your API secret (pin_sk_…) from the PIN dashboard"}
+	warnings, loaderErrs := cfg.Problems()
+	var errs []*config.FieldError
+	for _, fe := range loaderErrs {
+		if !slices.ContainsFunc(typeErrs, func(t *config.FieldError) bool { return t.Path == fe.Path }) {
+			errs = append(errs, fe)
+		}
+	}
+	errs = append(errs, typeErrs...)
+	if cfg.APISecret == "" && !f.haveSecret && f.base.APISecret == "" {
+		at := 0
+		if len(errs) > 0 && errs[0].Path == "clientId" {
+			at = 1
+		}
+		errs = slices.Insert(errs, at, &config.FieldError{Path: "apiSecret", Msg: "missing; paste your API secret (pin_sk_…) from the PIN dashboard"})
 	}
 	cfg.APISecret = ""
-	return &cfg, warnings, err
+	return &cfg, warnings, errs
 }
 
-// revalidate re-checks the form and shows the result: the first problem under the
-// form and on its field, the warnings, and Save enabled only when valid. UI thread.
+// revalidate re-checks the form and shows the result: every problem listed under the
+// form and each on its field, the warnings, and Save enabled only when valid. UI
+// thread.
 func (f *setupForm) revalidate() {
-	_, warnings, err := f.check()
-	f.err = err
-	f.showProblem(err)
+	_, warnings, errs := f.check()
+	f.setErrs(errs)
+	for i, w := range warnings {
+		warnings[i] = formWarning(w)
+	}
 	f.warnings.SetText(strings.Join(warnings, "\n"))
 	if len(warnings) == 0 {
 		f.warnings.Hide()
 	} else {
 		f.warnings.Show()
 	}
+	setEnabled(f.save, f.err == nil && !f.saving)
+}
+
+// setErrs shows errs: listed under the form and each next to its field.
+func (f *setupForm) setErrs(errs []*config.FieldError) {
+	f.errs = errs
+	f.err = nil
+	lines := make([]string, len(errs))
+	for i, fe := range errs {
+		lines[i] = formProblem(fe)
+	}
+	if len(errs) > 0 {
+		f.err = errors.New(strings.Join(problemList(lines), "\n"))
+	}
+	f.showProblem(f.err)
+	setImportance(f.problem, problemImportance(errs))
 	for _, e := range f.entries() {
 		e.Validate()
 	}
-	setEnabled(f.save, err == nil && !f.saving)
+	for i, n := range f.nodes {
+		n.showSelectErr(n.apiModeErr, fmt.Sprintf("nodes[%d].apiMode", i))
+		n.showSelectErr(n.regionErr, fmt.Sprintf("nodes[%d].region", i))
+	}
 }
 
 func (f *setupForm) showProblem(err error) {
@@ -255,6 +301,7 @@ func (f *setupForm) showProblem(err error) {
 		return
 	}
 	f.problem.SetText(err.Error())
+	setImportance(f.problem, widget.DangerImportance)
 	f.problem.Show()
 }
 
@@ -270,10 +317,9 @@ func (f *setupForm) entries() []*widget.Entry {
 // restarts the engine online with the new settings. UI thread; the keyring and the file
 // are handled off it.
 func (f *setupForm) submit() {
-	cfg, _, err := f.check()
-	f.err = err
-	if err != nil {
-		f.showProblem(err)
+	cfg, _, errs := f.check()
+	f.setErrs(errs)
+	if f.err != nil {
 		return
 	}
 	typed := strings.TrimSpace(f.secret.Text)
@@ -306,8 +352,7 @@ func (f *setupForm) submit() {
 			f.saving = false
 			f.save.Enable()
 			if err != nil {
-				f.err = err
-				f.showProblem(err)
+				f.showSaveErr(err)
 				return
 			}
 			f.secret.SetText("")
@@ -324,6 +369,7 @@ func (f *setupForm) runDetect() {
 	}
 	f.detect.Disable()
 	f.detectNote.SetText("Looking for local LLM servers…")
+	f.detectNote.Show()
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), detectTimeout)
 		found := detect(ctx)
@@ -358,7 +404,7 @@ func (f *setupForm) addFound(found []Found) {
 	case len(added) == 0:
 		f.detectNote.SetText("Found " + strings.Join(names, ", ") + " (already listed).")
 	default:
-		f.detectNote.SetText("Found " + strings.Join(names, ", ") + ". Check each node, choose its region, then save.")
+		f.detectNote.SetText("Found " + strings.Join(names, ", ") + ". Check each node, then save.")
 	}
 	f.revalidate()
 }
@@ -390,7 +436,7 @@ func (f *setupForm) removeNode(n *nodeForm) {
 	f.revalidate()
 }
 
-// retitle numbers the cards the way validation errors name them (nodes[0] is Node 1).
+// retitle numbers the cards the way the problems name them ("Node 1 › Region").
 func (f *setupForm) retitle() {
 	for i, n := range f.nodes {
 		title := fmt.Sprintf("Node %d", i+1)
@@ -398,7 +444,6 @@ func (f *setupForm) retitle() {
 			title += " — " + n.kind
 		}
 		n.card.SetTitle(title)
-		n.card.SetSubTitle(fmt.Sprintf("nodes[%d]", i))
 	}
 }
 
@@ -432,10 +477,15 @@ func (f *setupForm) uniqueAlias(kind string) string {
 func newNodeForm(f *setupForm, kind, url, apiMode string, models []string) *nodeForm {
 	n := config.Node{
 		Alias: f.uniqueAlias(kind), InferenceURI: url, APIMode: apiMode, Capacity: 1,
+		Region: f.region.Region,
 	}
 	nf := nodeFromConfig(f, n)
 	nf.kind = kind
 	nf.setModels(models)
+	if n.Region != "" {
+		nf.guessed = true
+		nf.regionItem.HintText = f.region.hint()
+	}
 	return nf
 }
 
@@ -455,9 +505,14 @@ func nodeFromConfig(f *setupForm, c config.Node) *nodeForm {
 	n.url = mk("inferenceUri", c.InferenceURI, "http://localhost:11434")
 	n.apiMode = widget.NewSelect([]string{config.APIModeOllama, config.APIModeOpenAI}, func(string) { f.revalidate() })
 	n.apiMode.Selected = c.APIMode
-	n.region = widget.NewSelect(config.Regions, func(string) { f.revalidate() })
+	n.region = widget.NewSelect(config.Regions, func(string) {
+		n.regionChanged()
+		f.revalidate()
+	})
 	n.region.PlaceHolder = "(choose the region)"
 	n.region.Selected = c.Region
+	n.apiModeErr, n.regionErr = selectErrLabel(), selectErrLabel()
+	n.regionItem = &widget.FormItem{Text: "Region", Widget: container.NewVBox(n.region, n.regionErr)}
 	capText := ""
 	if c.Capacity != 0 {
 		capText = strconv.Itoa(c.Capacity)
@@ -486,18 +541,18 @@ func nodeFromConfig(f *setupForm, c config.Node) *nodeForm {
 	}
 	remove := widget.NewButtonWithIcon("Remove", theme.DeleteIcon(), func() { f.removeNode(n) })
 
-	form := widget.NewForm(
+	n.form = widget.NewForm(
 		widget.NewFormItem("Alias", n.alias),
 		&widget.FormItem{Text: "Backend URL", Widget: n.url},
-		widget.NewFormItem("API", n.apiMode),
-		widget.NewFormItem("Region", n.region),
+		widget.NewFormItem("API", container.NewVBox(n.apiMode, n.apiModeErr)),
+		n.regionItem,
 		&widget.FormItem{Text: "Capacity", Widget: n.capacity, HintText: "requests served at once"},
 		&widget.FormItem{Text: "Price", Widget: n.price, HintText: "USD per 1K tokens"},
 		&widget.FormItem{Text: "Interview model", Widget: n.interview, HintText: "the model the gateway's quality interview uses"},
 		&widget.FormItem{Text: "TTS URL", Widget: n.ttsURL},
 		&widget.FormItem{Text: "TTS models", Widget: n.ttsModels},
 	)
-	n.card = widget.NewCard("", "", container.NewVBox(form,
+	n.card = widget.NewCard("", "", container.NewVBox(n.form,
 		container.NewBorder(nil, nil, n.test, remove, n.result)))
 	return n
 }
@@ -519,9 +574,9 @@ func (n *nodeForm) setModels(models []string) {
 	}
 }
 
-// node is the config.Node the card describes. Numbers that do not parse are reported
-// in the loader's style: field path, problem, fix.
-func (n *nodeForm) node(i int) (config.Node, error) {
+// node is the config.Node the card describes, and the fields whose text does not parse
+// (named by their config path, as the loader names its problems).
+func (n *nodeForm) node(i int) (config.Node, []*config.FieldError) {
 	p := fmt.Sprintf("nodes[%d]", i)
 	c := config.Node{
 		Alias:        strings.TrimSpace(n.alias.Text),
@@ -530,29 +585,32 @@ func (n *nodeForm) node(i int) (config.Node, error) {
 		Region:       n.region.Selected,
 		TTSURI:       strings.TrimSpace(n.ttsURL.Text),
 	}
+	var errs []*config.FieldError
 	if m := n.interview.Selected; m != gatewayChoice {
 		c.InterviewModel = m
 	}
 	if s := strings.TrimSpace(n.capacity.Text); s != "" {
 		v, err := strconv.Atoi(s)
 		if err != nil {
-			return c, &config.FieldError{Path: p + ".capacity", Msg: fmt.Sprintf("%q is not a whole number; set how many requests the node serves at once, 1 or more", s)}
+			errs = append(errs, &config.FieldError{Path: p + ".capacity", Msg: fmt.Sprintf("%q is not a whole number; set how many requests the node serves at once, 1 or more", s)})
+			v = 1
 		}
 		c.Capacity = v
 	}
 	if s := strings.TrimSpace(n.price.Text); s != "" {
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil {
-			return c, &config.FieldError{Path: p + ".pricePerThousandTokens", Msg: fmt.Sprintf("%q is not a number; use a price in USD per 1K tokens, e.g. %g", s, config.DefaultPrice)}
+			errs = append(errs, &config.FieldError{Path: p + ".pricePerThousandTokens", Msg: fmt.Sprintf("%q is not a number; use a price in USD per 1K tokens, e.g. %g", s, config.DefaultPrice)})
+		} else {
+			c.PricePerThousandTokens = &v
 		}
-		c.PricePerThousandTokens = &v
 	}
 	for _, m := range strings.Split(n.ttsModels.Text, ",") {
 		if m = strings.TrimSpace(m); m != "" {
 			c.TTSModels = append(c.TTSModels, m)
 		}
 	}
-	return c, nil
+	return c, errs
 }
 
 // showProbe shows a Test result and offers the models found as interview models.
@@ -576,8 +634,12 @@ func (n *nodeForm) showProbe(res Probe) {
 func (n *nodeForm) runTest() {
 	u := n.f.u
 	i := n.f.index(n)
-	c, err := n.node(i)
-	if err == nil && c.InferenceURI == "" {
+	c, errs := n.node(i)
+	var err error
+	switch {
+	case len(errs) > 0:
+		err = errors.New(formProblem(errs[0]))
+	case c.InferenceURI == "":
 		err = errors.New("set the backend URL first")
 	}
 	if err != nil {

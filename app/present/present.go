@@ -10,11 +10,13 @@ package present
 import (
 	"fmt"
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pin-client/pin-client/core"
+	"github.com/pin-client/pin-client/core/transport"
 )
 
 // Icon names the tray icon for a state.
@@ -136,16 +138,39 @@ func interviewNote(nodes []core.NodeStatus) string {
 	return "the gateway failed a node's quality interview"
 }
 
-// TransportLine is "SSE to wss://…" style text for the dashboard; empty parts are left out.
+// TransportLine is the gateway link in words: where the transport really connects
+// (SSE: the http(s) base it derives from serverUrl; WebSocket: the ws(s) URL) and how,
+// e.g. "aiassist.net (SSE over HTTPS)" or "aiassist.net/ws (WebSocket over TLS)".
 func TransportLine(s core.Status) string {
-	t := strings.ToUpper(s.Transport)
+	ws := s.Transport == "ws"
+	if s.Gateway == "" {
+		switch {
+		case ws:
+			return "WebSocket"
+		case s.Transport != "":
+			return "SSE"
+		}
+		return ""
+	}
+	target := transport.HTTPBase(s.Gateway)
+	if ws {
+		target = transport.WSURL(s.Gateway)
+	}
+	u, err := url.Parse(target)
+	if err != nil || u.Host == "" {
+		return target
+	}
+	where := u.Host + strings.TrimRight(u.EscapedPath(), "/")
+	secure := u.Scheme == "https" || u.Scheme == "wss"
 	switch {
-	case t != "" && s.Gateway != "":
-		return t + " to " + s.Gateway
-	case s.Gateway != "":
-		return s.Gateway
+	case ws && secure:
+		return where + " (WebSocket over TLS)"
+	case ws:
+		return where + " (WebSocket, unencrypted)"
+	case secure:
+		return where + " (SSE over HTTPS)"
 	default:
-		return t
+		return where + " (SSE over HTTP, unencrypted)"
 	}
 }
 

@@ -84,9 +84,14 @@ func TestTransportLine(t *testing.T) {
 		s    core.Status
 		want string
 	}{
-		{core.Status{Transport: "sse", Gateway: "wss://gw/ws"}, "SSE to wss://gw/ws"},
-		{core.Status{Gateway: "wss://gw/ws"}, "wss://gw/ws"},
-		{core.Status{Transport: "ws"}, "WS"},
+		{core.Status{Transport: "sse", Gateway: "wss://aiassist.net/ws"}, "aiassist.net (SSE over HTTPS)"},
+		{core.Status{Transport: "sse", Gateway: "https://gw.example:8443/"}, "gw.example:8443 (SSE over HTTPS)"},
+		{core.Status{Transport: "sse", Gateway: "ws://127.0.0.1:7000/ws"}, "127.0.0.1:7000 (SSE over HTTP, unencrypted)"},
+		{core.Status{Transport: "ws", Gateway: "wss://aiassist.net/ws"}, "aiassist.net/ws (WebSocket over TLS)"},
+		{core.Status{Transport: "ws", Gateway: "https://aiassist.net/ws"}, "aiassist.net/ws (WebSocket over TLS)"},
+		{core.Status{Transport: "ws", Gateway: "ws://127.0.0.1:7000/ws"}, "127.0.0.1:7000/ws (WebSocket, unencrypted)"},
+		{core.Status{Gateway: "wss://gw/ws"}, "gw (SSE over HTTPS)"},
+		{core.Status{Transport: "ws"}, "WebSocket"},
 		{core.Status{}, ""},
 	}
 	for _, tt := range tests {

@@ -177,7 +177,24 @@ func (c *Config) Validate() error {
 // with) and the first error (a problem it refuses to run with). Calling it again is
 // harmless: defaults are only filled where empty.
 func (c *Config) Check() (warnings []string, err error) {
+	warnings, errs := c.Problems()
+	if len(errs) > 0 {
+		return warnings, errs[0]
+	}
+	return warnings, nil
+}
+
+// Problems is Check that does not stop at the first error: it applies the same defaults
+// and returns every field error, in the order Check meets them (errs[0] is Check's
+// error), so a form can show each problem next to its field at once.
+func (c *Config) Problems() (warnings []string, errs []*FieldError) {
 	warn := func(format string, args ...any) { warnings = append(warnings, fmt.Sprintf(format, args...)) }
+	fail := func(err error) {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			errs = append(errs, fe)
+		}
+	}
 
 	if c.ServerURL == "" {
 		c.ServerURL = DefaultServerURL
@@ -195,10 +212,10 @@ func (c *Config) Check() (warnings []string, err error) {
 		}
 	}
 
-	if strings.TrimSpace(c.ClientID) == "" {
-		return warnings, fieldErr("clientId", "missing; set it to your operator id (op_…) from the PIN dashboard")
-	}
-	if !strings.HasPrefix(c.ClientID, "op_") {
+	switch {
+	case strings.TrimSpace(c.ClientID) == "":
+		fail(fieldErr("clientId", "missing; set it to your operator id (op_…) from the PIN dashboard"))
+	case !strings.HasPrefix(c.ClientID, "op_"):
 		warn("clientId: %q does not start with \"op_\"; check it against the PIN dashboard", c.ClientID)
 	}
 	if c.APISecret != "" && !strings.HasPrefix(c.APISecret, "pin_sk_") {
@@ -208,14 +225,14 @@ func (c *Config) Check() (warnings []string, err error) {
 		warn("payoutAddress: not a 0x-prefixed 40-hex-digit BSC address; payouts may fail")
 	}
 	if err := c.checkServerURL(warn); err != nil {
-		return warnings, err
+		fail(err)
 	}
 	if c.ReconnectDelaySecs < 0 {
-		return warnings, fieldErr("reconnectDelaySecs", "%d is negative; use a number of seconds of 1 or more (default %d)", c.ReconnectDelaySecs, DefaultReconnectDelaySecs)
+		fail(fieldErr("reconnectDelaySecs", "%d is negative; use a number of seconds of 1 or more (default %d)", c.ReconnectDelaySecs, DefaultReconnectDelaySecs))
 	}
 	if c.MetricsAddr != "" {
 		if err := CheckMetricsAddr(c.MetricsAddr, c.MetricsAllowRemote); err != nil {
-			return warnings, fieldErr("metricsAddr", "%v", err)
+			fail(fieldErr("metricsAddr", "%v", err))
 		}
 	}
 	if c.Transport != "sse" && c.Transport != "ws" {
@@ -223,24 +240,28 @@ func (c *Config) Check() (warnings []string, err error) {
 	}
 
 	if len(c.Nodes) == 0 {
-		return warnings, fieldErr("nodes", "empty; add at least one node with alias, inferenceUri, apiMode, region and capacity (see config.example.json)")
+		fail(fieldErr("nodes", "empty; add at least one node with alias, inferenceUri, apiMode, region and capacity (see config.example.json)"))
 	}
 	seen := make(map[string]int, len(c.Nodes))
 	for i := range c.Nodes {
 		n := &c.Nodes[i]
 		p := fmt.Sprintf("nodes[%d]", i)
-		if err := n.check(p, warn); err != nil {
-			return warnings, err
+		for _, err := range n.check(p, warn) {
+			fail(err)
+		}
+		if strings.TrimSpace(n.Alias) == "" {
+			continue
 		}
 		// Duplicate aliases are refused: the gateway matches nodes by alias and would
 		// rename the second one (a/b/c suffixes), and the engine maps registration acks
 		// and interviews by alias, so two equal aliases cannot be told apart.
 		if j, ok := seen[n.Alias]; ok {
-			return warnings, fieldErr(p+".alias", "%q is already used by nodes[%d]; give each node its own alias", n.Alias, j)
+			fail(fieldErr(p+".alias", "%q is already used by nodes[%d]; give each node its own alias", n.Alias, j))
+			continue
 		}
 		seen[n.Alias] = i
 	}
-	return warnings, nil
+	return warnings, errs
 }
 
 func (c *Config) checkServerURL(warn func(string, ...any)) error {
@@ -265,47 +286,49 @@ func (c *Config) checkServerURL(warn func(string, ...any)) error {
 	return nil
 }
 
-func (n *Node) check(p string, warn func(string, ...any)) error {
+// check returns every problem of the node at path p, in order.
+func (n *Node) check(p string, warn func(string, ...any)) (errs []error) {
+	fail := func(err error) { errs = append(errs, err) }
 	if strings.TrimSpace(n.Alias) == "" {
-		return fieldErr(p+".alias", "missing; give the node a name, e.g. \"GPU-1\"")
+		fail(fieldErr(p+".alias", "missing; give the node a name, e.g. \"GPU-1\""))
 	}
 	if n.InferenceURI == "" {
-		return fieldErr(p+".inferenceUri", "missing; set the backend URL, e.g. \"http://localhost:11434\" (Ollama) or \"http://localhost:8000\" (vLLM)")
-	}
-	if err := checkHTTPURL(p+".inferenceUri", n.InferenceURI); err != nil {
-		return err
+		fail(fieldErr(p+".inferenceUri", "missing; set the backend URL, e.g. \"http://localhost:11434\" (Ollama) or \"http://localhost:8000\" (vLLM)"))
+	} else if err := checkHTTPURL(p+".inferenceUri", n.InferenceURI); err != nil {
+		fail(err)
 	}
 	switch n.APIMode {
 	case APIModeOllama, APIModeOpenAI:
 	case "":
-		return fieldErr(p+".apiMode", "missing; use \"ollama\" or \"openai\"")
+		fail(fieldErr(p+".apiMode", "missing; use \"ollama\" or \"openai\""))
 	default:
 		if strings.EqualFold(n.APIMode, APIModeOllama) || strings.EqualFold(n.APIMode, APIModeOpenAI) {
-			return fieldErr(p+".apiMode", "%q is not a known API mode; use %q (lower case)", n.APIMode, strings.ToLower(n.APIMode))
+			fail(fieldErr(p+".apiMode", "%q is not a known API mode; use %q (lower case)", n.APIMode, strings.ToLower(n.APIMode)))
+		} else {
+			fail(fieldErr(p+".apiMode", "%q is not a known API mode; use \"ollama\" or \"openai\"", n.APIMode))
 		}
-		return fieldErr(p+".apiMode", "%q is not a known API mode; use \"ollama\" or \"openai\"", n.APIMode)
 	}
 	switch {
 	case n.Region == "":
-		return fieldErr(p+".region", "missing; use one of %s", strings.Join(Regions, ", "))
+		fail(fieldErr(p+".region", "missing; use one of %s", strings.Join(Regions, ", ")))
 	case !slices.Contains(Regions, n.Region):
 		warn("%s.region: %q is not a documented region (%s); the gateway may not route to it", p, n.Region, strings.Join(Regions, ", "))
 	}
 	if n.Capacity < 1 {
-		return fieldErr(p+".capacity", "%d is not positive; set how many requests the node serves at once, 1 or more", n.Capacity)
+		fail(fieldErr(p+".capacity", "%d is not positive; set how many requests the node serves at once, 1 or more", n.Capacity))
 	}
 	if n.PricePerThousandTokens != nil && *n.PricePerThousandTokens < 0 {
-		return fieldErr(p+".pricePerThousandTokens", "%g is negative; use a price in USD per 1K tokens, e.g. %g", *n.PricePerThousandTokens, DefaultPrice)
+		fail(fieldErr(p+".pricePerThousandTokens", "%g is negative; use a price in USD per 1K tokens, e.g. %g", *n.PricePerThousandTokens, DefaultPrice))
 	}
 	if n.TTSURI != "" {
 		if err := checkHTTPURL(p+".ttsUri", n.TTSURI); err != nil {
-			return err
+			fail(err)
 		}
 	}
 	for j, m := range n.TTSModels {
 		switch {
 		case strings.TrimSpace(m) == "":
-			return fieldErr(fmt.Sprintf("%s.ttsModels[%d]", p, j), "empty model name; remove it or name the TTS model")
+			fail(fieldErr(fmt.Sprintf("%s.ttsModels[%d]", p, j), "empty model name; remove it or name the TTS model"))
 		case strings.HasPrefix(m, "tts:"):
 			warn("%s.ttsModels[%d]: %q already has the \"tts:\" prefix, which is added when advertised; write %q", p, j, m, strings.TrimPrefix(m, "tts:"))
 		}
@@ -313,7 +336,7 @@ func (n *Node) check(p string, warn func(string, ...any)) error {
 	if len(n.TTSModels) > 0 && n.TTSURI == "" {
 		warn("%s.ttsModels: ignored because %s.ttsUri is not set; set ttsUri to the TTS server's base URL", p, p)
 	}
-	return nil
+	return errs
 }
 
 // CheckMetricsAddr checks a metrics listen address (metricsAddr, --metrics-addr): host:port
