@@ -72,9 +72,9 @@ func newDashboard(u *UI) *dashboard {
 	header := container.NewVBox(
 		container.NewBorder(nil, nil, nil, container.NewHBox(d.reconnect, d.toggle, d.settings), d.title),
 		d.reason,
-		container.NewGridWithColumns(2, d.engine, d.secret),
-		d.link,
-		d.rateSlot,
+		// The throughput line sits beside the engine, secret and gateway lines, so it
+		// costs the cards and the log no height.
+		container.NewBorder(nil, nil, nil, d.rateSlot, container.NewVBox(d.engine, d.secret, d.link)),
 		widget.NewSeparator(),
 	)
 	logBox := container.NewBorder(

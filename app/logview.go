@@ -55,10 +55,18 @@ func (l *fitTopLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	}
 	pad := theme.Padding()
 	bottomMin := objs[1].MinSize().Height
-	h := min(l.content.MinSize().Height, size.Height*l.maxShare, size.Height-bottomMin-pad)
-	h = max(h, 0)
+	height := func() float32 {
+		return max(min(l.content.MinSize().Height, size.Height*l.maxShare, size.Height-bottomMin-pad), 0)
+	}
+	h := height()
 	objs[0].Move(fyne.NewPos(0, 0))
 	objs[0].Resize(fyne.NewSize(size.Width, h))
+	// Wrapped text in content takes another height at the width it was just given:
+	// measure once more so the log starts right under it.
+	if h2 := height(); h2 != h {
+		h = h2
+		objs[0].Resize(fyne.NewSize(size.Width, h))
+	}
 	objs[1].Move(fyne.NewPos(0, h+pad))
 	objs[1].Resize(fyne.NewSize(size.Width, max(size.Height-h-pad, 0)))
 }
