@@ -24,10 +24,10 @@ func at(day, hh, mm int) time.Time { return time.Date(2026, 12, day, hh, mm, 0, 
 
 func TestTomorrow(t *testing.T) {
 	for _, c := range []struct{ now, want time.Time }{
-		{at(7, 2, 0), at(7, 8, 0)},    // before the morning: this morning
-		{at(7, 8, 0), at(8, 8, 0)},    // exactly 08:00: the next one
-		{at(7, 9, 30), at(8, 8, 0)},   // daytime: tomorrow
-		{at(7, 23, 59), at(8, 8, 0)},  // late evening: tomorrow
+		{at(7, 2, 0), at(7, 8, 0)},   // before the morning: this morning
+		{at(7, 8, 0), at(8, 8, 0)},   // exactly 08:00: the next one
+		{at(7, 9, 30), at(8, 8, 0)},  // daytime: tomorrow
+		{at(7, 23, 59), at(8, 8, 0)}, // late evening: tomorrow
 		{at(31, 22, 0), time.Date(2027, 1, 1, 8, 0, 0, 0, berlin)},
 	} {
 		if got := Tomorrow(c.now); !got.Equal(c.want) {
