@@ -124,8 +124,12 @@ func (e *Engine) runSession(ctx, quit context.Context) (res sessionResult) {
 func (s *session) drain(quit context.Context, errc <-chan error) {
 	s.draining.Store(true)
 	grace := s.e.opts.Grace
-	if !s.e.wantOnline.Load() {
+	if !s.e.serving() {
 		grace = s.e.opts.OfflineGrace
+	}
+	if s.running() > 0 {
+		// Jobs keep the link open a while: stop the gateway sending more meanwhile.
+		s.refresh.Go(func() { s.withdraw(s.linkCtx) })
 	}
 	s.e.setState(StateDraining, "", time.Time{})
 	s.log.Info("draining: no new jobs; waiting for running jobs", "grace", grace)
@@ -242,7 +246,7 @@ func (s *session) keepalive(ctx context.Context, online func()) error {
 			continue
 		}
 		lastOK = time.Now()
-		if tick%modelsEvery == 0 && s.discovering.CompareAndSwap(false, true) {
+		if tick%modelsEvery == 0 && !s.draining.Load() && s.discovering.CompareAndSwap(false, true) {
 			check := (tick/modelsEvery)%checkEvery == 0
 			s.refresh.Go(func() {
 				defer s.discovering.Store(false)
@@ -284,6 +288,9 @@ func (s *session) registerAll(ctx context.Context, first, check bool) {
 	wg.Wait()
 	if ctx.Err() != nil {
 		return
+	}
+	if s.draining.Load() {
+		return // withdrawn while draining (withdraw): advertise nothing again
 	}
 	var union []string
 	for i := range e.nodes {

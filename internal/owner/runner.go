@@ -32,8 +32,9 @@ type RunnerOptions struct {
 // and calls Apply when the decision changes. Its state (a pause by hand, Resume's
 // override) survives Configure, so a config reload keeps a pause.
 type Runner struct {
-	o    RunnerOptions
-	wake chan struct{}
+	o       RunnerOptions
+	wake    chan struct{}
+	applyMu sync.Mutex // serialises deciding and applying
 
 	mu   sync.Mutex
 	pol  Policy   // guarded by mu
@@ -105,6 +106,27 @@ func (r *Runner) poke() {
 	}
 }
 
+// Step decides now and applies the decision if it changed (Run does it on every wake;
+// a caller that just paused calls it to see the effect at once).
+func (r *Runner) Step() { r.step(r.o.Now()) }
+
+// step decides at now, applies a changed decision (serialised with applyMu, so two
+// callers never apply out of order) and returns when to decide again (zero: no known time).
+func (r *Runner) step(now time.Time) time.Time {
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	r.mu.Lock()
+	d := r.pol.Decide(now)
+	next := r.pol.NextChange(now)
+	changed := !r.init || !same(d, r.last)
+	r.last, r.init = d, true
+	r.mu.Unlock()
+	if changed {
+		r.o.Apply(d)
+	}
+	return next
+}
+
 // Run applies decisions until ctx ends.
 func (r *Runner) Run(ctx context.Context) {
 	var nextSample time.Time
@@ -120,15 +142,7 @@ func (r *Runner) Run(ctx context.Context) {
 		if !sampling {
 			nextSample = time.Time{}
 		}
-		r.mu.Lock()
-		d := r.pol.Decide(now)
-		next := r.pol.NextChange(now)
-		changed := !r.init || !same(d, r.last)
-		r.last, r.init = d, true
-		r.mu.Unlock()
-		if changed {
-			r.o.Apply(d)
-		}
+		next := r.step(now)
 		if sampling && (next.IsZero() || nextSample.Before(next)) {
 			next = nextSample
 		}
@@ -155,10 +169,13 @@ func (r *Runner) Run(ctx context.Context) {
 // sample reads the load once and feeds the busy detector.
 func (r *Runner) sample(ctx context.Context, now time.Time) {
 	s := Sample{At: now}
-	if r.o.CPU != nil {
+	r.mu.Lock()
+	cpu, gpu := r.pol.Busy != nil && r.pol.Busy.cpu > 0, r.pol.Busy != nil && r.pol.Busy.gpu > 0
+	r.mu.Unlock()
+	if cpu && r.o.CPU != nil {
 		s.CPU, s.CPUOK = r.o.CPU()
 	}
-	if r.o.GPU != nil {
+	if gpu && r.o.GPU != nil { // nvidia-smi is run only when the GPU is watched
 		s.GPU, s.GPUOK = r.o.GPU(ctx)
 	}
 	if r.o.Ours != nil {
