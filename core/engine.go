@@ -97,7 +97,7 @@ type Engine struct {
 	requests atomic.Uint64
 
 	wantOnline atomic.Bool
-	paused     atomic.Bool // the owner has the machine back (SetPause); see serving
+	paused     atomic.Bool   // the owner has the machine back (SetPause); see serving
 	kick       chan struct{} // cap 1: wake Run (online/offline/reconnect now)
 	logDirty   chan struct{} // cap 1: a log line arrived; republish
 

@@ -76,7 +76,6 @@ func (s *Server) servePause(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, PauseAnswer{OK: true, Until: until})
 }
 
-
 // ---- client ----
 
 // Pause asks the engine to pause until until (zero: until resumed); failures are logged.
