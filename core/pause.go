@@ -82,6 +82,8 @@ func (e *Engine) serving() bool { return e.wantOnline.Load() && !e.paused.Load()
 // registered again with no models, and an empty model list is re-asserted. Jobs the
 // gateway still sends are refused with errDraining (answered, never lost).
 func (s *session) withdraw(ctx context.Context) {
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
 	s.mu.Lock()
 	idx := make([]int, 0, len(s.registered))
 	for i := range s.registered {

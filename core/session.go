@@ -47,6 +47,9 @@ type session struct {
 	pending    map[int][]string              // guarded by mu: node index → changed models seen once (sorted)
 
 	discovering atomic.Bool
+	// regMu orders registrations with withdraw: a registration that started before a
+	// drain finishes before the withdrawal is sent, and none starts after it.
+	regMu sync.Mutex
 	refresh     sync.WaitGroup // the model refresh keepalive started; runSession awaits it
 }
 
@@ -289,6 +292,8 @@ func (s *session) registerAll(ctx context.Context, first, check bool) {
 	if ctx.Err() != nil {
 		return
 	}
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
 	if s.draining.Load() {
 		return // withdrawn while draining (withdraw): advertise nothing again
 	}
@@ -319,6 +324,11 @@ func (s *session) registerKnown(ctx context.Context) bool {
 			return false
 		}
 		known[i] = advertised(n)
+	}
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
+	if s.draining.Load() {
+		return true // draining before the first registration: nothing to withdraw later
 	}
 	var wg sync.WaitGroup
 	for i, n := range e.nodes {

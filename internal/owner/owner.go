@@ -204,3 +204,36 @@ func (p *Policy) NextChange(now time.Time) time.Time {
 	}
 	return next
 }
+
+// Describe is a pause in one line for the operator, e.g. "Paused until 08:00 — outside
+// your serving hours" (today or within a day: the time; later: the weekday too;
+// no end: "until you resume", or nothing for a busy machine, which ends by itself).
+// "" when not paused.
+func Describe(paused bool, reason string, until, now time.Time) string {
+	if !paused {
+		return ""
+	}
+	s := "Paused"
+	switch {
+	case !until.IsZero():
+		s += " until " + When(until, now)
+	case reason == "" || reason == ReasonManual:
+		s += " until you resume"
+	}
+	if reason != "" {
+		s += " — " + reason
+	}
+	return s
+}
+
+// When is a time soon as an operator reads it: "08:00" within 24 hours, "Tue 08:00"
+// within a week, "7 Jan 08:00" later. Local time of until's location.
+func When(until, now time.Time) string {
+	switch d := until.Sub(now); {
+	case d < 24*time.Hour:
+		return until.Format("15:04")
+	case d < 6*24*time.Hour:
+		return until.Format("Mon 15:04")
+	}
+	return until.Format("2 Jan 15:04")
+}

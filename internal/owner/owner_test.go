@@ -315,3 +315,24 @@ func TestRunnerBusyNotFromOurJobs(t *testing.T) {
 		<-done
 	})
 }
+
+func TestDescribe(t *testing.T) {
+	now := at(7, 22, 0)
+	for _, c := range []struct {
+		paused bool
+		reason string
+		until  time.Time
+		want   string
+	}{
+		{false, "", time.Time{}, ""},
+		{true, ReasonSchedule, at(8, 8, 0), "Paused until 08:00 — outside your serving hours"},
+		{true, ReasonManual, time.Time{}, "Paused until you resume — paused by you"},
+		{true, ReasonManual, at(10, 8, 0), "Paused until Thu 08:00 — paused by you"},
+		{true, ReasonManual, at(20, 8, 0), "Paused until 20 Dec 08:00 — paused by you"},
+		{true, ReasonBusy + " (CPU 95% ≥ 85% for 2m0s)", time.Time{}, "Paused — this machine is busy with other work (CPU 95% ≥ 85% for 2m0s)"},
+	} {
+		if got := Describe(c.paused, c.reason, c.until, now); got != c.want {
+			t.Errorf("Describe = %q, want %q", got, c.want)
+		}
+	}
+}
