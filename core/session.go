@@ -49,8 +49,8 @@ type session struct {
 	discovering atomic.Bool
 	// regMu orders registrations with withdraw: a registration that started before a
 	// drain finishes before the withdrawal is sent, and none starts after it.
-	regMu sync.Mutex
-	refresh     sync.WaitGroup // the model refresh keepalive started; runSession awaits it
+	regMu   sync.Mutex
+	refresh sync.WaitGroup // the model refresh keepalive started; runSession awaits it
 }
 
 // runSession is one connection attempt: dial (SSE, falling back to WS on a handshake
