@@ -35,8 +35,6 @@ type Busy struct {
 	last     time.Time     // end of the previous sample
 	busy     bool          // the current judgement
 	run      time.Duration // judged time the readings have disagreed with busy, in a row
-	lastCPU  float64
-	lastGPU  float64
 	lastWhat string
 }
 
