@@ -336,3 +336,36 @@ func TestDescribe(t *testing.T) {
 		}
 	}
 }
+
+func TestRunnerFollowsScheduleEdges(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		now := time.Now()
+		from, to := now.Add(time.Hour), now.Add(3*time.Hour)
+		s := mustSchedule(t, nil, from.Format("15:04"), to.Format("15:04"))
+		rec := &recorder{}
+		r := NewRunner(RunnerOptions{Apply: rec.apply})
+		r.Configure(s, nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { r.Run(ctx); close(done) }()
+		synctest.Wait()
+		if d := rec.last(); !d.Paused || d.Reason != ReasonSchedule || d.Until.Format("15:04") != from.Format("15:04") {
+			t.Fatalf("before the hours: %+v", d)
+		}
+		time.Sleep(time.Hour) // fake time: the start of the hours
+		synctest.Wait()
+		if d := rec.last(); d.Paused {
+			t.Fatalf("inside the hours: %+v", d)
+		}
+		time.Sleep(2 * time.Hour) // the end of the hours
+		synctest.Wait()
+		if d := rec.last(); !d.Paused || d.Reason != ReasonSchedule {
+			t.Fatalf("after the hours: %+v", d)
+		}
+		if n := len(rec.ds); n != 3 {
+			t.Errorf("%d decisions applied, want 3 (no repeats)", n)
+		}
+		cancel()
+		<-done
+	})
+}
