@@ -50,7 +50,7 @@ type MenuEnv struct {
 // each snapshot instead of mutating menu items.
 func Menu(s core.Status, env MenuEnv, now time.Time) []MenuItem {
 	sum := Summarize(s, now)
-	status := "PIN Client: " + sum.Title
+	status := "PIN Client: " + pausedTitle(s, sum)
 	if env.Attached != "" {
 		status += " (" + env.Attached + ")"
 	}

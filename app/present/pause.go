@@ -61,3 +61,12 @@ func pauseItems(s core.Status, env MenuEnv) []MenuItem {
 		{Item: ItemPauseTomorrow, Label: "Pause until tomorrow", Enabled: true},
 	}
 }
+
+// pausedTitle is the tray's headline: while paused it says why too ("Paused until 08:00 —
+// outside your serving hours"), as the tray has no second line; otherwise the title.
+func pausedTitle(s core.Status, sum Summary) string {
+	if s.Paused && s.State != core.StateDraining && sum.Reason != "" {
+		return sum.Title + " — " + sum.Reason
+	}
+	return sum.Title
+}
