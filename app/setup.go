@@ -54,6 +54,8 @@ type setupForm struct {
 	cancel     *widget.Button
 	content    fyne.CanvasObject
 
+	owner *ownerForm // serving hours and busy (owner_settings.go)
+
 	err    error // result of the last check; nil when the form is valid
 	saving bool
 }
@@ -122,6 +124,7 @@ func (f *setupForm) build() {
 	advanced := widget.NewAccordion(widget.NewAccordionItem("Advanced",
 		widget.NewForm(&widget.FormItem{Text: "Gateway URL", Widget: f.gateway, HintText: "leave as is unless told otherwise"})))
 
+	f.owner = newOwnerForm(f)
 	f.nodesBox = container.NewVBox()
 	for _, n := range f.base.Nodes {
 		f.addNode(nodeFromConfig(f, n))
@@ -169,7 +172,7 @@ func (f *setupForm) build() {
 	nodesHeading.TextStyle = fyne.TextStyle{Bold: true}
 
 	body := container.NewVBox(
-		heading, introLabel, account, advanced, widget.NewSeparator(),
+		heading, introLabel, account, advanced, f.owner.box, widget.NewSeparator(),
 		container.NewBorder(nil, nil, nodesHeading, f.detect), f.detectNote,
 		f.nodesBox, container.NewHBox(addNode),
 	)
@@ -220,6 +223,11 @@ func (f *setupForm) check() (*config.Config, []string, error) {
 		}
 		cfg.Nodes = append(cfg.Nodes, n)
 	}
+	if f.owner != nil {
+		if err := f.owner.apply(&cfg); err != nil {
+			return nil, nil, err
+		}
+	}
 	// The typed secret goes through the loader's checks, then is dropped.
 	cfg.APISecret = strings.TrimSpace(f.secret.Text)
 	warnings, err := cfg.Check()
@@ -260,6 +268,9 @@ func (f *setupForm) showProblem(err error) {
 
 func (f *setupForm) entries() []*widget.Entry {
 	es := []*widget.Entry{f.clientID, f.secret, f.gateway}
+	if f.owner != nil {
+		es = append(es, f.owner.entries()...)
+	}
 	for _, n := range f.nodes {
 		es = append(es, n.alias, n.url, n.capacity, n.price, n.ttsURL, n.ttsModels)
 	}
