@@ -348,14 +348,14 @@ func (u *UI) action(item present.Item) func() {
 	case present.ItemQuit:
 		return u.quit
 	default:
-		return nil
+		return u.pauseAction(item) // pause.go
 	}
 }
 
 // toggle goes online when offline and offline (draining first) otherwise, on whichever
 // engine is shown.
 func (u *UI) toggle() {
-	if u.last.State == core.StateOffline {
+	if u.last.State == core.StateOffline && !u.last.Paused { // paused: the toggle reads "Go offline"
 		u.goOnline()
 	} else {
 		u.goOffline()

@@ -125,6 +125,21 @@ func (e *fakeEngine) ReconnectNow() {
 	e.mu.Unlock()
 }
 
+// Pause records the call and shows the pause as the engine would.
+func (e *fakeEngine) Pause(until time.Time) {
+	e.record("pause")
+	e.set(func(st *core.Status) {
+		st.Paused, st.PauseReason, st.PausedUntil = true, core.ReasonPausedByYou, until
+		st.State = core.StateOffline
+	})
+}
+
+// Resume records the call and ends the pause.
+func (e *fakeEngine) Resume() {
+	e.record("resume")
+	e.set(func(st *core.Status) { st.Paused, st.PauseReason, st.PausedUntil = false, "", time.Time{} })
+}
+
 func (e *fakeEngine) Run(ctx context.Context) error {
 	defer close(e.ran)
 	if e.runErr != nil {

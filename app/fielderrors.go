@@ -34,6 +34,16 @@ var fieldLabels = map[string]string{
 	"interviewModel":         "Interview model",
 	"ttsUri":                 "TTS URL",
 	"ttsModels":              "TTS models",
+
+	// When to serve (owner_settings.go).
+	"schedule":                 "When to serve › Serving hours",
+	"schedule.from":            "When to serve › From",
+	"schedule.to":              "When to serve › To",
+	"schedule.days":            "When to serve › Days",
+	"pauseWhenBusy":            "When to serve › Pause while busy",
+	"pauseWhenBusy.cpuPercent": "When to serve › CPU above (%)",
+	"pauseWhenBusy.gpuPercent": "When to serve › GPU above (%)",
+	"pauseWhenBusy.forSeconds": "When to serve › For (seconds)",
 }
 
 // missingFix is what the form asks for when a field is empty, by key.

@@ -55,6 +55,8 @@ type setupForm struct {
 	cancel     *widget.Button
 	content    fyne.CanvasObject
 
+	owner *ownerForm // serving hours and busy (owner_settings.go)
+
 	err    error                // the first problem of the last check or save; nil when the form is valid
 	errs   []*config.FieldError // every problem of the last check, in form order
 	region regionGuess          // the region new nodes start with
@@ -132,6 +134,7 @@ func (f *setupForm) build() {
 	advanced := widget.NewAccordion(widget.NewAccordionItem("Advanced",
 		widget.NewForm(&widget.FormItem{Text: "Gateway URL", Widget: f.gateway, HintText: "leave as is unless told otherwise"})))
 
+	f.owner = newOwnerForm(f)
 	f.nodesBox = container.NewVBox()
 	for _, n := range f.base.Nodes {
 		f.addNode(nodeFromConfig(f, n))
@@ -180,7 +183,7 @@ func (f *setupForm) build() {
 	nodesHeading.TextStyle = fyne.TextStyle{Bold: true}
 
 	body := container.NewVBox(
-		heading, introLabel, account, advanced, widget.NewSeparator(),
+		heading, introLabel, account, advanced, f.owner.box, widget.NewSeparator(),
 		container.NewBorder(nil, nil, nodesHeading, f.detect), f.detectNote,
 		f.nodesBox, container.NewHBox(addNode),
 	)
@@ -232,6 +235,15 @@ func (f *setupForm) check() (*config.Config, []string, []*config.FieldError) {
 		n, errs := nf.node(i)
 		typeErrs = append(typeErrs, errs...)
 		cfg.Nodes = append(cfg.Nodes, n)
+	}
+	if f.owner != nil {
+		if err := f.owner.apply(&cfg); err != nil {
+			var fe *config.FieldError
+			if !errors.As(err, &fe) {
+				fe = &config.FieldError{Path: "schedule", Msg: err.Error()}
+			}
+			typeErrs = append(typeErrs, fe)
+		}
 	}
 	// The typed secret goes through the loader's checks, then is dropped.
 	cfg.APISecret = strings.TrimSpace(f.secret.Text)
@@ -307,6 +319,9 @@ func (f *setupForm) showProblem(err error) {
 
 func (f *setupForm) entries() []*widget.Entry {
 	es := []*widget.Entry{f.clientID, f.secret, f.gateway}
+	if f.owner != nil {
+		es = append(es, f.owner.entries()...)
+	}
 	for _, n := range f.nodes {
 		es = append(es, n.alias, n.url, n.capacity, n.price, n.ttsURL, n.ttsModels)
 	}

@@ -97,6 +97,7 @@ type Engine struct {
 	requests atomic.Uint64
 
 	wantOnline atomic.Bool
+	paused     atomic.Bool   // the owner has the machine back (SetPause); see serving
 	kick       chan struct{} // cap 1: wake Run (online/offline/reconnect now)
 	logDirty   chan struct{} // cap 1: a log line arrived; republish
 
@@ -104,6 +105,8 @@ type Engine struct {
 	mu  sync.Mutex
 	st  Status             // guarded by mu: the working copy behind snapshots
 	sv  context.CancelFunc // guarded by mu: ends the current session's serving (drain)
+
+	pauseTimer *time.Timer // guarded by mu: ends a Pause with an end time
 
 	hookServe func() // tests: runs between Run's wantOnline check and its locked re-check
 }
@@ -268,7 +271,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if !e.wantOnline.Load() {
+		if !e.serving() {
 			e.setState(StateOffline, "", time.Time{})
 			select {
 			case <-ctx.Done():
@@ -281,10 +284,10 @@ func (e *Engine) Run(ctx context.Context) error {
 		if e.hookServe != nil {
 			e.hookServe()
 		}
-		// wantOnline is re-checked and sv stored under mu, which GoOffline also holds:
-		// either GoOffline sees this session's cancel, or Run sees it went offline.
+		// serving() is re-checked and sv stored under mu, which GoOffline also holds:
+		// either GoOffline (or SetPause) sees this session's cancel, or Run sees it went offline.
 		e.mu.Lock()
-		if !e.wantOnline.Load() {
+		if !e.serving() {
 			e.mu.Unlock()
 			cancel()
 			continue
@@ -306,7 +309,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if !e.wantOnline.Load() {
+		if !e.serving() {
 			e.log.Info("offline")
 			continue
 		}
@@ -360,7 +363,7 @@ func (e *Engine) wait(ctx context.Context, d time.Duration, holdRetry bool) bool
 		case <-t.C:
 			return true
 		case <-e.kick:
-			if holdRetry && e.wantOnline.Load() {
+			if holdRetry && e.serving() {
 				e.log.Info("reconnect not attempted: the gateway asked us to wait", "tag", "interview")
 				continue
 			}

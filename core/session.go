@@ -47,7 +47,10 @@ type session struct {
 	pending    map[int][]string              // guarded by mu: node index → changed models seen once (sorted)
 
 	discovering atomic.Bool
-	refresh     sync.WaitGroup // the model refresh keepalive started; runSession awaits it
+	// regMu orders registrations with withdraw: a registration that started before a
+	// drain finishes before the withdrawal is sent, and none starts after it.
+	regMu   sync.Mutex
+	refresh sync.WaitGroup // the model refresh keepalive started; runSession awaits it
 }
 
 // runSession is one connection attempt: dial (SSE, falling back to WS on a handshake
@@ -124,8 +127,12 @@ func (e *Engine) runSession(ctx, quit context.Context) (res sessionResult) {
 func (s *session) drain(quit context.Context, errc <-chan error) {
 	s.draining.Store(true)
 	grace := s.e.opts.Grace
-	if !s.e.wantOnline.Load() {
+	if !s.e.serving() {
 		grace = s.e.opts.OfflineGrace
+	}
+	if s.running() > 0 {
+		// Jobs keep the link open a while: stop the gateway sending more meanwhile.
+		s.refresh.Go(func() { s.withdraw(s.linkCtx) })
 	}
 	s.e.setState(StateDraining, "", time.Time{})
 	s.log.Info("draining: no new jobs; waiting for running jobs", "grace", grace)
@@ -242,7 +249,7 @@ func (s *session) keepalive(ctx context.Context, online func()) error {
 			continue
 		}
 		lastOK = time.Now()
-		if tick%modelsEvery == 0 && s.discovering.CompareAndSwap(false, true) {
+		if tick%modelsEvery == 0 && !s.draining.Load() && s.discovering.CompareAndSwap(false, true) {
 			check := (tick/modelsEvery)%checkEvery == 0
 			s.refresh.Go(func() {
 				defer s.discovering.Store(false)
@@ -285,6 +292,11 @@ func (s *session) registerAll(ctx context.Context, first, check bool) {
 	if ctx.Err() != nil {
 		return
 	}
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
+	if s.draining.Load() {
+		return // withdrawn while draining (withdraw): advertise nothing again
+	}
 	var union []string
 	for i := range e.nodes {
 		union = append(union, s.applyNode(ctx, i, found[i], errs[i], problems[i], first, check)...)
@@ -312,6 +324,11 @@ func (s *session) registerKnown(ctx context.Context) bool {
 			return false
 		}
 		known[i] = advertised(n)
+	}
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
+	if s.draining.Load() {
+		return true // draining before the first registration: nothing to withdraw later
 	}
 	var wg sync.WaitGroup
 	for i, n := range e.nodes {

@@ -135,4 +135,12 @@ type Controller interface {
 	GoOffline()
 	// ReconnectNow skips the current backoff wait.
 	ReconnectNow()
+	// Pause gives the machine back to its owner until until (zero: until Resume):
+	// running jobs finish and are answered, the gateway is asked to stop routing new
+	// ones here, then the engine goes offline; at until it reconnects by itself. It
+	// returns at once; Status shows Paused, PauseReason and PausedUntil.
+	Pause(until time.Time)
+	// Resume ends a pause (by hand, or of the schedule until its next change) and
+	// reconnects if the operator wants the engine online.
+	Resume()
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Screenshots of the desktop app for the README: docs/setup.png (first-run setup with a
 # detected server), docs/dashboard.png (online, after serving jobs), docs/tray.png (the
-# tray menu, read over D-Bus and drawn by app/internal/traytool) and
+# tray menu, read over D-Bus and drawn by app/internal/traytool), docs/tray-paused.png
+# (the tray after "Pause until tomorrow") and
 # docs/dashboard-service.png (the app attached to a running background service: a real
 # `pin-clientd service run --user` process, which the app shows and drives) and
 # docs/activity.png (the Activity view with a week of jobs).
@@ -171,6 +172,10 @@ done
 sleep 1.5 # the dashboard applies the last snapshot
 shoot "$OUT/dashboard.png"
 "$WORK/traytool" render "$OUT/tray.png"
+# The owner takes the machine back: the tray says paused until when, and offers Resume.
+"$WORK/traytool" click "Pause until tomorrow"
+"$WORK/traytool" wait "Resume"
+"$WORK/traytool" render "$OUT/tray-paused.png"
 "$WORK/traytool" click "Quit"
 wait $APP || true
 
@@ -210,4 +215,4 @@ shoot "$OUT/activity.png"
 wait $APP || true
 kill $SNW 2>/dev/null || true
 '
-log "wrote $OUT/setup.png $OUT/dashboard.png $OUT/tray.png $OUT/dashboard-service.png $OUT/activity.png"
+log "wrote $OUT/setup.png $OUT/dashboard.png $OUT/tray.png $OUT/tray-paused.png $OUT/dashboard-service.png $OUT/activity.png"

@@ -50,7 +50,7 @@ type MenuEnv struct {
 // each snapshot instead of mutating menu items.
 func Menu(s core.Status, env MenuEnv, now time.Time) []MenuItem {
 	sum := Summarize(s, now)
-	status := "PIN Client: " + sum.Title
+	status := "PIN Client: " + pausedTitle(s, sum)
 	if env.Attached != "" {
 		status += " (" + env.Attached + ")"
 	}
@@ -66,6 +66,8 @@ func Menu(s core.Status, env MenuEnv, now time.Time) []MenuItem {
 
 	toggle := MenuItem{Item: ItemToggle, Label: "Go offline", Enabled: true}
 	switch {
+	case s.Paused && s.State == core.StateOffline:
+		toggle = MenuItem{Item: ItemToggle, Label: "Go offline", Enabled: true} // stays offline after the pause
 	case !env.Configured:
 		toggle = MenuItem{Item: ItemToggle, Label: "Go online (finish setup first)"}
 	case s.State == core.StateOffline:
@@ -85,6 +87,7 @@ func Menu(s core.Status, env MenuEnv, now time.Time) []MenuItem {
 			items = append(items, MenuItem{Item: ItemReconnect, Label: "Reconnect now", Enabled: true})
 		}
 	}
+	items = append(items, pauseItems(s, env)...)
 	dash := "Open dashboard"
 	if !env.Configured {
 		dash = "Open setup"

@@ -49,6 +49,9 @@ type Summary struct {
 // Summarize says what state s is in at time now. Countdowns ("Reconnecting in N s",
 // "retry in N min") are rounded up, so they never show 0 while still waiting.
 func Summarize(s core.Status, now time.Time) Summary {
+	if sum, ok := pausedSummary(s, now); ok {
+		return sum
+	}
 	switch s.State {
 	case core.StateOffline:
 		if s.LastError != "" {

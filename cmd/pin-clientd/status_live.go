@@ -9,23 +9,28 @@ import (
 
 	"github.com/pin-client/pin-client/core"
 	"github.com/pin-client/pin-client/core/control"
+	"github.com/pin-client/pin-client/internal/owner"
 )
 
 // liveEngine is the running engine's state as `pin-clientd status` shows it.
 type liveEngine struct {
 	control.Info
-	Name      string     `json:"name"` // "the background service (PID 4242, up 3h5m)"
-	State     string     `json:"state"`
-	Since     time.Time  `json:"since"`
-	Transport string     `json:"transport"`
-	Gateway   string     `json:"gateway"`
-	LastError string     `json:"lastError,omitempty"`
-	InFlight  int        `json:"inFlight"`
-	Queued    int        `json:"queued"`
-	Served    uint64     `json:"served"`
-	Failed    uint64     `json:"failed"`
-	Tokens    uint64     `json:"tokens"`
-	Nodes     []liveNode `json:"nodes"`
+	Name      string    `json:"name"` // "the background service (PID 4242, up 3h5m)"
+	State     string    `json:"state"`
+	Since     time.Time `json:"since"`
+	Transport string    `json:"transport"`
+	Gateway   string    `json:"gateway"`
+	LastError string    `json:"lastError,omitempty"`
+	// Paused: the owner has the machine back (pin-clientd pause, the schedule, busy).
+	Paused      bool       `json:"paused,omitempty"`
+	PauseReason string     `json:"pauseReason,omitempty"`
+	PausedUntil time.Time  `json:"pausedUntil,omitzero"`
+	InFlight    int        `json:"inFlight"`
+	Queued      int        `json:"queued"`
+	Served      uint64     `json:"served"`
+	Failed      uint64     `json:"failed"`
+	Tokens      uint64     `json:"tokens"`
+	Nodes       []liveNode `json:"nodes"`
 }
 
 type liveNode struct {
@@ -56,6 +61,7 @@ func newLiveEngine(info control.Info, st core.Status, now time.Time) *liveEngine
 	le := &liveEngine{
 		Info: info, Name: engineName(info, now), State: st.State.String(), Since: st.Since,
 		Transport: st.Transport, Gateway: st.Gateway, LastError: st.LastError,
+		Paused: st.Paused, PauseReason: st.PauseReason, PausedUntil: st.PausedUntil,
 		InFlight: st.InFlight, Queued: st.Queued, Served: st.Served, Failed: st.Failed, Tokens: st.Tokens,
 	}
 	for _, n := range st.Nodes {
@@ -93,6 +99,9 @@ func writeLive(w io.Writer, e *liveEngine, note string) {
 	fmt.Fprintf(w, "     link     %s, %s to %s\n", link, strings.ToUpper(e.Transport), e.Gateway)
 	if e.LastError != "" {
 		fmt.Fprintf(w, "         - last error: %s\n", e.LastError)
+	}
+	if e.Paused {
+		fmt.Fprintf(w, "     paused   %s\n", owner.Describe(true, e.PauseReason, e.PausedUntil.Local(), time.Now()))
 	}
 	fmt.Fprintf(w, "     jobs     %d running, %d waiting, %d served, %d failed, %d tokens\n", e.InFlight, e.Queued, e.Served, e.Failed, e.Tokens)
 	for _, n := range e.Nodes {

@@ -69,6 +69,14 @@ func (f *fakeEngine) call(name string) {
 func (f *fakeEngine) GoOnline()     { f.call("online") }
 func (f *fakeEngine) GoOffline()    { f.call("offline") }
 func (f *fakeEngine) ReconnectNow() { f.call("reconnect") }
+func (f *fakeEngine) Pause(until time.Time) {
+	if until.IsZero() {
+		f.call("pause")
+		return
+	}
+	f.call("pause until " + until.UTC().Format(time.RFC3339))
+}
+func (f *fakeEngine) Resume() { f.call("resume") }
 func (f *fakeEngine) Reload(ctx context.Context) error {
 	f.call("reload")
 	if f.reload != nil {

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -79,6 +80,7 @@ func NewServer(o ServerOptions) *Server {
 		p + "reconnect": {http.MethodPost, s.command("reconnect", func(e Engine) { e.ReconnectNow() })},
 		p + "reload":    {http.MethodPost, s.serveReload},
 	}
+	s.addPauseRoutes(p)
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	return s
 }
@@ -187,7 +189,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+		b, err := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(b)) // read whole here; handlers that take a body (pause) decode it
+		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
 				writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d KiB", maxBody>>10))

@@ -30,6 +30,7 @@ func fullStatus() core.Status {
 			InFlight: 1, Served: 10, Failed: 2, PromptTokens: 300, CompletionTokens: 700, Earnings: 0.0021,
 		}, {Alias: "cpu-2", APIMode: "openai"}},
 		InFlight: 1, Queued: 3, Served: 10, Failed: 2, Rejected: 1, Tokens: 1000, Earnings: 0.0021,
+		Paused: true, PauseReason: "outside your serving hours", PausedUntil: at(6),
 		Log: []core.LogLine{
 			{Time: at(4), Level: slog.LevelWarn, Message: "[NODE] gateway link lost; reconnecting err=EOF"},
 			{Time: at(5), Level: slog.LevelInfo, Message: `quotes " and \ and ünïcode`},

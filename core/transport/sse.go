@@ -213,8 +213,8 @@ func (c *sseConn) AdvertiseModels(ctx context.Context, models []string) error {
 		}
 		names = append(names, m)
 	}
-	if len(names) == 0 {
-		return nil
+	if len(names) == 0 && len(models) > 0 {
+		return nil // nothing advertisable; an empty list on purpose is sent (a withdrawal)
 	}
 	h := http.Header{"X-PIN-Models": {strings.Join(names, ",")}}
 	if err := c.post(ctx, "/stream/heartbeat", nil, h); err != nil {

@@ -64,6 +64,10 @@ type Config struct {
 	// ":9464", a LAN address); the flag is --metrics-allow-remote.
 	MetricsAllowRemote bool   `json:"metricsAllowRemote,omitempty"`
 	Nodes              []Node `json:"nodes"`
+
+	// Schedule and PauseWhenBusy are the owner controls (owner.go); nil → off.
+	Schedule      *Schedule      `json:"schedule,omitempty"`
+	PauseWhenBusy *PauseWhenBusy `json:"pauseWhenBusy,omitempty"`
 }
 
 // Node is one element of "nodes".
@@ -237,6 +241,10 @@ func (c *Config) Problems() (warnings []string, errs []*FieldError) {
 	}
 	if c.Transport != "sse" && c.Transport != "ws" {
 		warn("transport: %q is neither \"sse\" nor \"ws\"; using SSE (only exactly \"ws\" selects WebSocket)", c.Transport)
+	}
+
+	for _, err := range c.checkOwner() {
+		fail(err)
 	}
 
 	if len(c.Nodes) == 0 {

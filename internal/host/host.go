@@ -24,6 +24,7 @@ import (
 	"github.com/pin-client/pin-client/internal/config"
 	"github.com/pin-client/pin-client/internal/enginelock"
 	"github.com/pin-client/pin-client/internal/metrics"
+	"github.com/pin-client/pin-client/internal/owner"
 	"github.com/pin-client/pin-client/internal/version"
 )
 
@@ -91,6 +92,9 @@ type Host struct {
 	// snapshot between statuses until a line arrives, so most publishes reuse it.
 	mergedFrom []core.LogLine // guarded by mu: the engine log merged last
 	merged     []core.LogLine // guarded by mu
+
+	owner *owner.Runner  // pause, schedule, busy (owner.go)
+	pause owner.Decision // guarded by mu: applied to every engine, across reloads
 }
 
 // keepLog bounds carry; the engine keeps as many lines of its own.
@@ -141,6 +145,7 @@ func New(ctx context.Context, o Options) (*Host, error) {
 	}
 	h.eng, h.clientID, h.want = eng, id, want
 	h.bus.Publish(eng.Status())
+	h.initOwner(opts.Config)
 	return h, nil
 }
 
@@ -266,6 +271,7 @@ func (h *Host) Run(ctx context.Context) error {
 		wg.Wait()
 	}()
 	h.serveControl(srvCtx, &wg)
+	h.runOwner(srvCtx, &wg)
 	if h.metrics != nil {
 		wg.Add(1)
 		go func() {
@@ -316,8 +322,10 @@ func (h *Host) Run(ctx context.Context) error {
 					Time: time.Now(), Level: slog.LevelInfo, Message: "reloaded config " + h.o.ConfigPath,
 				}})
 				h.eng, h.clientID = next, nid
-				want := h.want
+				want, pause := h.want, h.pause
 				h.mu.Unlock()
+				next.SetPause(pause.Paused, pause.Reason, pause.Until)
+				h.configureOwner(next.Config())
 				if want {
 					next.GoOnline()
 				} else {
