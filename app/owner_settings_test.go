@@ -44,17 +44,17 @@ func TestSettingsScheduleAndBusy(t *testing.T) {
 	}
 
 	test.Type(o.from, "x") // "18:00x"
-	if !strings.HasPrefix(f.problem.Text, "schedule.from: ") || o.from.Validate() == nil || f.save.Disabled() == false {
+	if !strings.HasPrefix(f.problem.Text, "When to serve › From: ") || o.from.Validate() == nil || !f.save.Disabled() {
 		t.Errorf("bad from: problem %q, field error %v, save enabled %v", f.problem.Text, o.from.Validate(), !f.save.Disabled())
 	}
 	o.from.SetText("18:00")
 	o.secs.SetText("soon")
-	if !strings.HasPrefix(f.problem.Text, `pauseWhenBusy.forSeconds: "soon" is not a number`) || o.secs.Validate() == nil {
+	if !strings.HasPrefix(f.problem.Text, `When to serve › For (seconds): "soon" is not a number`) || o.secs.Validate() == nil {
 		t.Errorf("bad seconds: problem %q", f.problem.Text)
 	}
 	o.secs.SetText("60")
 	o.days.SetSelected(nil)
-	if !strings.HasPrefix(f.problem.Text, "schedule.days: no day chosen") {
+	if !strings.HasPrefix(f.problem.Text, "When to serve › Days: no day chosen") {
 		t.Errorf("no day: problem %q", f.problem.Text)
 	}
 	o.days.SetSelected([]string{"Sat", "Sun"})
