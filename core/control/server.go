@@ -79,6 +79,7 @@ func NewServer(o ServerOptions) *Server {
 		p + "reconnect": {http.MethodPost, s.command("reconnect", func(e Engine) { e.ReconnectNow() })},
 		p + "reload":    {http.MethodPost, s.serveReload},
 	}
+	s.ledgerRoutes(p)
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	return s
 }

@@ -10,13 +10,6 @@ import (
 	"github.com/pin-client/pin-client/internal/ledger"
 )
 
-// ActivitySource is what the desktop app's Activity view reads: *Host and the control
-// client (core/control.Client) both satisfy it.
-type ActivitySource interface {
-	Activity(ctx context.Context, span time.Duration) (ledger.Activity, error)
-}
-
-var _ ActivitySource = (*Host)(nil)
 
 // ledgerObserver is the engines' observer that records receipts in the Host's ledger,
 // once it is open (Run opens it after taking the engine lock; it outlives reloads).
@@ -89,3 +82,5 @@ func (h *Host) Earnings(ctx context.Context, by string, since time.Time) ([]ledg
 func (h *Host) Activity(ctx context.Context, span time.Duration) (ledger.Activity, error) {
 	return h.led.Load().Activity(ctx, span)
 }
+
+var _ ledger.ActivitySource = (*Host)(nil)
