@@ -10,7 +10,6 @@ import (
 	"github.com/pin-client/pin-client/internal/ledger"
 )
 
-
 // ledgerObserver is the engines' observer that records receipts in the Host's ledger,
 // once it is open (Run opens it after taking the engine lock; it outlives reloads).
 type ledgerObserver struct {
