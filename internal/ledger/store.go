@@ -295,7 +295,14 @@ func (s *Store) commit(batch []item) {
 	}
 }
 
+// testCommitDelay slows every commit (PIN_TEST_LEDGER_COMMIT_DELAY, a duration): the
+// kill -9 test uses it to show that a job's answer waits for its receipt.
+var testCommitDelay, _ = time.ParseDuration(os.Getenv("PIN_TEST_LEDGER_COMMIT_DELAY"))
+
 func (s *Store) insert(batch []item) error {
+	if testCommitDelay > 0 {
+		time.Sleep(min(testCommitDelay, 500*time.Millisecond))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 	defer cancel()
 	tx, err := s.db.BeginTx(ctx, nil)
