@@ -23,17 +23,18 @@ func (o ledgerObserver) JobDone(r core.JobReport) {
 	}
 }
 
-// observers is the fan-out an engine reports to: the metrics (when on), the ledger, and
+// observers is the fan-out an engine reports to: the metrics (when on), the ledger, then
 // the observer Build set (if any).
 func (h *Host) observers(opts core.Options) core.Observer {
 	obs := core.Observers{}
-	if opts.Observer != nil {
-		obs = append(obs, opts.Observer)
-	}
 	if h.metrics != nil {
 		obs = append(obs, h.metrics.Observer())
 	}
-	return append(obs, ledgerObserver{h: h, clientID: opts.Config.ClientID})
+	obs = append(obs, ledgerObserver{h: h, clientID: opts.Config.ClientID})
+	if opts.Observer != nil { // last: it sees a job once its receipt is committed
+		obs = append(obs, opts.Observer)
+	}
+	return obs
 }
 
 // LedgerPath is the ledger's file in a state directory.
