@@ -277,11 +277,12 @@ const insertSQL = `INSERT INTO receipts (time_ns, client_id, request_id, node, m
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func (s *Store) commit(batch []item) {
-	err := s.insert(batch)
-	for _, it := range batch {
-		close(it.done)
-	}
-	if err != nil {
+	defer func() {
+		for _, it := range batch {
+			close(it.done)
+		}
+	}()
+	if err := s.insert(batch); err != nil {
 		if !s.failed.Swap(true) {
 			s.log.Error("job ledger: cannot write receipts; jobs go on without them", "path", s.o.Path, "receipts", len(batch), "err", err)
 		}
@@ -297,11 +298,16 @@ func (s *Store) commit(batch []item) {
 
 // testCommitDelay slows every commit (PIN_TEST_LEDGER_COMMIT_DELAY, a duration): the
 // kill -9 test uses it to show that a job's answer waits for its receipt.
-var testCommitDelay, _ = time.ParseDuration(os.Getenv("PIN_TEST_LEDGER_COMMIT_DELAY"))
+var testCommitDelay atomic.Int64
+
+func init() {
+	d, _ := time.ParseDuration(os.Getenv("PIN_TEST_LEDGER_COMMIT_DELAY"))
+	testCommitDelay.Store(int64(min(d, 500*time.Millisecond)))
+}
 
 func (s *Store) insert(batch []item) error {
-	if testCommitDelay > 0 {
-		time.Sleep(min(testCommitDelay, 500*time.Millisecond))
+	if d := time.Duration(testCommitDelay.Load()); d > 0 {
+		time.Sleep(d)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 	defer cancel()

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -317,3 +318,45 @@ func TestEarnings(t *testing.T) {
 		t.Fatalf("by week: %v", err)
 	}
 }
+
+// A sick disk: a commit slower than CommitWait makes Record give up waiting once (one
+// log line), and later Records do not wait at all until the writer has caught up.
+func TestRecordBoundedWait(t *testing.T) {
+	testCommitDelay.Store(int64(300 * time.Millisecond))
+	t.Cleanup(func() { testCommitDelay.Store(0) })
+	var logs strings.Builder
+	var mu sync.Mutex
+	s := open(t, Options{CommitWait: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))})
+	start := time.Now()
+	s.Record(rc(t0, "slow1", "n", OutcomeOK, 1, 1))
+	s.Record(rc(t0, "slow2", "n", OutcomeOK, 1, 1))
+	if took := time.Since(start); took >= 300*time.Millisecond {
+		t.Fatalf("two Records took %s on a slow disk; want the 20 ms bound once, then no wait", took)
+	}
+	if !s.slow.Load() {
+		t.Fatal("not marked slow after a missed commit")
+	}
+	testCommitDelay.Store(0)
+	s.Record(rc(t0, "fast", "n", OutcomeOK, 1, 1)) // queued behind the slow ones; does not wait
+	<-s.Add(rc(t0, "sync", "n", OutcomeOK, 1, 1))  // the writer caught up
+	if s.slow.Load() {
+		t.Error("still marked slow after the writer caught up")
+	}
+	got, _ := s.Jobs(context.Background(), Filter{})
+	if len(got) != 4 {
+		t.Errorf("%d receipts, want 4 (slow commits still land)", len(got))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(logs.String(), "took over"); n != 1 {
+		t.Errorf("%d slow-commit warnings, want 1:\n%s", n, logs.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
