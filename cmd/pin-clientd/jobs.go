@@ -70,9 +70,14 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 // file read directly (read-only): --state-dir, else the system service's state
 // directory, then this user's (the order the control verbs ask the engines in).
 func ledgerSource(ctx context.Context, f ledgerFlags, io cmdIO) (ledger.Source, func(), error) {
+	var findErr error
 	if f.stateDir == "" {
-		if c, _, err := findEngine(ctx, controlFlags{socket: f.socket}, io); err == nil {
+		c, _, err := findEngine(ctx, controlFlags{socket: f.socket}, io)
+		if err == nil {
 			return c, func() {}, nil
+		}
+		if strings.Contains(err.Error(), "permission denied") {
+			findErr = err // an engine runs that we may not ask: say that rather than what the files say
 		}
 	}
 	var dirs []string
@@ -97,6 +102,9 @@ func ledgerSource(ctx context.Context, f ledgerFlags, io cmdIO) (ledger.Source, 
 		if firstErr == nil {
 			firstErr = err
 		}
+	}
+	if findErr != nil {
+		return nil, nil, findErr
 	}
 	if firstErr != nil {
 		return nil, nil, firstErr
