@@ -66,7 +66,7 @@ type Store struct {
 	slow      atomic.Bool // a commit missed CommitWait: Record stops waiting until the writer catches up
 	dropped   atomic.Bool // the queue overflowed (logged once)
 	failed    atomic.Bool // a commit failed (logged once until one succeeds)
-	lastPrune time.Time   // writer goroutine only
+	ins       *sql.Stmt   // writer goroutine only: the prepared insert
 }
 
 type item struct {
@@ -146,6 +146,7 @@ func dsn(path string, ro bool) string {
 		// process being killed (kill -9, a crash); only a power cut can lose the last
 		// commits, never corrupt the file. FULL would fsync every batch.
 		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Add("_pragma", "cache_size(-512)") // KiB: receipts are appended, rarely reread; keep the daemon small
 	}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
@@ -311,16 +312,19 @@ func (s *Store) insert(batch []item) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 	defer cancel()
+	if s.ins == nil { // prepared once (outside the transaction: one connection)
+		ins, err := s.db.PrepareContext(ctx, insertSQL)
+		if err != nil {
+			return err
+		}
+		s.ins = ins
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, insertSQL)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	st := tx.StmtContext(ctx, s.ins)
 	for _, it := range batch {
 		r := it.r
 		if _, err := st.ExecContext(ctx, r.Time.UnixNano(), r.ClientID, r.RequestID, r.Node, r.Model, r.Kind, r.Outcome, r.Reason,
