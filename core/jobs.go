@@ -107,6 +107,7 @@ type job struct {
 	rep     *pending // its report to Options.Observer
 
 	answered atomic.Bool // the terminal answer went out (see answer)
+	released atomic.Bool // its admission was given back (see release)
 }
 
 // newJob registers a job. Its timeout starts only when it gets its slot (hold): time
@@ -119,8 +120,17 @@ func (s *session) newJob(id string, rep *pending, n *node, timeout time.Duration
 	return &job{s: s, id: id, n: n, ctx: ctx, cancel: cancel, timeout: timeout, start: time.Now(), rep: rep}
 }
 
+// release gives the job's admission back, once: just before its terminal answer (the
+// gateway counts the slot free when it has the answer, and may send the next job at
+// once), or in done.
+func (j *job) release() {
+	if j.released.CompareAndSwap(false, true) {
+		j.s.e.finished()
+	}
+}
+
 func (j *job) done() {
-	j.s.e.finished()
+	j.release()
 	j.cancel()
 	j.s.mu.Lock()
 	delete(j.s.cancels, j.id)
@@ -214,6 +224,7 @@ func (s *session) recoverJob(j *job, fail func(error)) {
 // answer sends the job's terminal answer, once: every request_id gets exactly one.
 func (j *job) answer(m protocol.Message) {
 	if j.answered.CompareAndSwap(false, true) {
+		j.release()
 		j.s.send(m)
 	}
 }

@@ -172,8 +172,8 @@ func BuildActivity(rs []Receipt, from, to time.Time, loc *time.Location) Activit
 		a.Daily = append(a.Daily, Bucket{Start: d})
 	}
 	type acc struct {
-		tps, ttft        float64
-		n, streamed, all int
+		tps, ttft   float64
+		n, streamed int
 	}
 	nodes := map[string]map[int]*acc{}
 	add := func(b *Bucket, r Receipt) {
