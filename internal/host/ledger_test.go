@@ -198,3 +198,29 @@ func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(
 func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func mkdirFile(path string) error { return os.MkdirAll(path, 0o700) }
+
+// ledgerOff: no file, and the queries say the ledger is off.
+func TestLedgerOff(t *testing.T) {
+	f := newFixture(t)
+	b, _ := json.Marshal(map[string]any{"clientId": pintest.DefaultClientID, "serverUrl": f.gw.URL(), "transport": "ws", "ledgerOff": true,
+		"nodes": []map[string]any{{"alias": "gpu-ollama", "inferenceUri": f.ollama.URL, "apiMode": "ollama", "region": "us-east", "capacity": 1}}})
+	if err := os.WriteFile(f.cfg, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := f.options(control.KindDaemon)
+	h, err := host.New(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, h)
+	ctx := waitCtx(t)
+	if _, err := f.gw.WaitNodes(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Activity(ctx, time.Hour); err != ledger.ErrOff {
+		t.Errorf("Activity with ledgerOff: %v, want ErrOff", err)
+	}
+	if _, err := os.Stat(host.LedgerPath(o.StateDir)); !os.IsNotExist(err) {
+		t.Errorf("ledger file with ledgerOff: %v", err)
+	}
+}
