@@ -26,7 +26,7 @@ func (s *session) startInterview(m *protocol.InterviewRequest) {
 		return
 	}
 	s.log.Info("interview started", "tag", "interview", "node", n.cfg.Alias, "model", m.Model, "prompts", len(m.Prompts), "interview_id", m.InterviewID)
-	rep := newPending(KindInterview)
+	rep := newPending(KindInterview, m.InterviewID)
 	rep.setNode(n, m.Model)
 	s.jobs.Add(1)
 	go func() {
@@ -34,7 +34,7 @@ func (s *session) startInterview(m *protocol.InterviewRequest) {
 		defer func() {
 			if r := recover(); r != nil { // a bug must not take the daemon down
 				s.log.Error("interview crashed; please report this bug", "tag", "interview", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				s.e.observe(rep, errInterviewCrashed, errInterviewCrashed.Error()) // no-op when reported already
+				s.observe(rep, errInterviewCrashed, errInterviewCrashed.Error()) // no-op when reported already
 			}
 		}()
 		ctx := s.jobsCtx
@@ -56,12 +56,12 @@ func (s *session) startInterview(m *protocol.InterviewRequest) {
 		}
 		if s.jobsCtx.Err() != nil {
 			s.log.Warn("interview cut short by shutdown; not submitted", "tag", "interview", "node", n.cfg.Alias, "interview_id", m.InterviewID)
-			s.e.observe(rep, context.Canceled, "cut short by shutdown; not submitted")
+			s.observe(rep, context.Canceled, "cut short by shutdown; not submitted")
 			return
 		}
-		s.send(res)
 		reason, err := interviewOutcome(ctx, s.linkCtx, res, rep)
-		s.e.observe(rep, err, reason)
+		s.observe(rep, err, reason) // before the result: see Observer
+		s.send(res)
 	}()
 }
 

@@ -107,6 +107,7 @@ type job struct {
 	rep     *pending // its report to Options.Observer
 
 	answered atomic.Bool // the terminal answer went out (see answer)
+	released atomic.Bool // its admission was given back (see release)
 }
 
 // newJob registers a job. Its timeout starts only when it gets its slot (hold): time
@@ -119,8 +120,17 @@ func (s *session) newJob(id string, rep *pending, n *node, timeout time.Duration
 	return &job{s: s, id: id, n: n, ctx: ctx, cancel: cancel, timeout: timeout, start: time.Now(), rep: rep}
 }
 
+// release gives the job's admission back, once: just before its terminal answer (the
+// gateway counts the slot free when it has the answer, and may send the next job at
+// once), or in done.
+func (j *job) release() {
+	if j.released.CompareAndSwap(false, true) {
+		j.s.e.finished()
+	}
+}
+
 func (j *job) done() {
-	j.s.e.finished()
+	j.release()
 	j.cancel()
 	j.s.mu.Lock()
 	delete(j.s.cancels, j.id)
@@ -165,15 +175,15 @@ func (s *session) intake(kind, id string, answer func(id, text string) protocol.
 		s.log.Warn("job without request_id cannot be answered; ignored", "tag", "inference", "kind", kind)
 		return num, nil, nil, false
 	}
-	rep = newPending(KindTTS)
+	rep = newPending(KindTTS, id)
 	if kind == "inference" {
 		rep.Kind = KindChat
 	}
 	return num, rep, func(err error) {
 		s.log.Warn("job refused", "tag", "inference", "kind", kind, "n", num, "request_id", id, "err", err)
 		text := s.wireError(err, 0)
+		s.observe(rep, err, text) // before the answer: see Observer
 		s.send(answer(id, text))
-		s.e.observe(rep, err, text)
 	}, true
 }
 
@@ -207,13 +217,14 @@ func (s *session) recoverJob(j *job, fail func(error)) {
 		if j.answered.CompareAndSwap(false, true) {
 			fail(err)
 		}
-		s.e.observe(j.rep, err, err.Error()) // no-op when fail or the job reported already
+		s.observe(j.rep, err, err.Error()) // no-op when fail or the job reported already
 	}
 }
 
 // answer sends the job's terminal answer, once: every request_id gets exactly one.
 func (j *job) answer(m protocol.Message) {
 	if j.answered.CompareAndSwap(false, true) {
+		j.release()
 		j.s.send(m)
 	}
 }
@@ -328,14 +339,14 @@ func (j *job) finishInference(num uint64, res *backends.ChatResult, err error) {
 			err = errCanceled
 		}
 		text := s.wireError(err, j.timeout)
+		s.observe(j.rep, err, text)
 		j.answer(&protocol.InferenceError{RequestID: j.id, Error: text})
-		s.e.observe(j.rep, err, text)
 		s.log.Warn("job failed", "tag", "inference", "n", num, "request_id", j.id, "node", j.n.cfg.Alias, "took", took, "err", err)
 		return
 	}
-	j.answer(&protocol.InferenceResponse{RequestID: j.id, Result: body})
 	j.rep.PromptTokens, j.rep.CompletionTokens = max(0, usage.PromptTokens), max(0, usage.CompletionTokens)
-	s.e.observe(j.rep, nil, "")
+	s.observe(j.rep, nil, "")
+	j.answer(&protocol.InferenceResponse{RequestID: j.id, Result: body})
 	if res.Incomplete {
 		s.log.Warn("backend stream ended without its done frame; the answer may be truncated", "tag", "inference", "n", num, "request_id", j.id)
 	}
@@ -422,8 +433,8 @@ func (j *job) runTTS(num uint64, p *protocol.TTSPayload) {
 	j.account(backends.Usage{}, err)
 	if err != nil {
 		text := s.wireError(err, j.timeout)
+		s.observe(j.rep, err, text)
 		j.answer(&protocol.TTSError{RequestID: j.id, Error: text})
-		s.e.observe(j.rep, err, text)
 		s.log.Warn("tts failed", "tag", "inference", "n", num, "request_id", j.id, "err", err)
 		return
 	}
@@ -431,10 +442,10 @@ func (j *job) runTTS(num uint64, p *protocol.TTSPayload) {
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
+	s.observe(j.rep, nil, "")
 	j.answer(&protocol.TTSResponse{RequestID: j.id, Result: protocol.TTSResult{
 		Model: p.Model, Voice: p.Voice, Format: p.ResponseFormat, ContentType: ct,
 		Bytes: len(sp.Audio), AudioB64: base64.StdEncoding.EncodeToString(sp.Audio),
 	}})
-	s.e.observe(j.rep, nil, "")
 	s.log.Info("tts done", "tag", "inference", "n", num, "request_id", j.id, "bytes", len(sp.Audio), "took", time.Since(j.start).Round(time.Millisecond))
 }

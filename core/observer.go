@@ -5,23 +5,40 @@ import (
 	"errors"
 	"sync/atomic"
 	"time"
+
+	"github.com/pin-client/pin-client/core/transport"
 )
 
 // Observer receives one report per finished job and interview (Options.Observer; the
-// metrics exporter is one). It is called once per job from the job's own goroutine (or,
-// for a job refused before it ran, from the session's reader) after its terminal answer
-// was queued, never on the per-token path. It must not block: implementations count and
-// return.
+// metrics exporter and the job ledger are two: Observers fans out to both). It is called
+// once per job from the job's own goroutine (or, for a job refused before it ran, from
+// the session's reader) just BEFORE its terminal answer leaves the process, never on the
+// per-token path. It may block only briefly: the ledger waits for its receipt to be
+// committed, so a job the gateway saw finish is on disk, bounded by about a second.
 type Observer interface {
 	JobDone(JobReport)
 }
 
+// Observers calls each of its observers in turn (nil ones skipped).
+type Observers []Observer
+
+// JobDone reports r to every observer, in order.
+func (os Observers) JobDone(r JobReport) {
+	for _, o := range os {
+		if o != nil {
+			o.JobDone(r)
+		}
+	}
+}
+
 // JobReport is one finished job or interview.
 type JobReport struct {
+	RequestID   string // the job's request_id, or the interview's interview_id
 	Node, Model string // the node's alias and the requested model; empty when not known (payload invalid)
 	Kind        string // "chat", "tts" or "interview"
 	// Outcome is "ok", "error", "busy" (refused: the wait queue was full), "timeout" (the
-	// job's deadline passed) or "cancelled" (by the gateway, or the link went away).
+	// job's deadline passed), "cancelled" (by the gateway, or cut by the engine's
+	// shutdown) or "link_lost" (the gateway link went away mid-job).
 	Outcome string
 	Reason  string // one line for an outcome other than ok: what the gateway was told
 
@@ -45,6 +62,7 @@ const (
 	OutcomeBusy      = "busy"
 	OutcomeTimeout   = "timeout"
 	OutcomeCancelled = "cancelled"
+	OutcomeLinkLost  = "link_lost"
 )
 
 // pending is a job's report, filled in as the job goes and sent at most once.
@@ -54,8 +72,8 @@ type pending struct {
 	sent  atomic.Bool
 }
 
-func newPending(kind string) *pending {
-	return &pending{JobReport: JobReport{Kind: kind}, start: time.Now()}
+func newPending(kind, id string) *pending {
+	return &pending{JobReport: JobReport{Kind: kind, RequestID: id}, start: time.Now()}
 }
 
 // setNode records where the job runs.
@@ -64,8 +82,12 @@ func (p *pending) setNode(n *node, model string) {
 }
 
 // observe sends p to the observer once; err (nil for ok) sets the outcome and reason is
-// the one line the gateway was told.
-func (e *Engine) observe(p *pending, err error, reason string) {
+// the one line the gateway was told. Callers report before the terminal answer is sent.
+func (s *session) observe(p *pending, err error, reason string) {
+	s.e.observe(p, err, reason, s.linkCtx.Err() != nil)
+}
+
+func (e *Engine) observe(p *pending, err error, reason string, linkLost bool) {
 	if e.opts.Observer == nil || !p.sent.CompareAndSwap(false, true) {
 		return
 	}
@@ -78,7 +100,11 @@ func (e *Engine) observe(p *pending, err error, reason string) {
 		r.Outcome = OutcomeBusy
 	case errors.Is(err, context.DeadlineExceeded):
 		r.Outcome = OutcomeTimeout
-	case errors.Is(err, errCanceled), errors.Is(err, context.Canceled):
+	case errors.Is(err, errCanceled):
+		r.Outcome = OutcomeCancelled
+	case linkLost, errors.Is(err, transport.ErrClosed): // as wireError tells it: "gateway link lost mid-job"
+		r.Outcome = OutcomeLinkLost
+	case errors.Is(err, context.Canceled):
 		r.Outcome = OutcomeCancelled
 	default:
 		r.Outcome = OutcomeError

@@ -63,7 +63,7 @@ func TestObserverServedJobs(t *testing.T) {
 		be.gate <- struct{}{}
 		synctest.Wait()
 		got := rec.only(t)
-		want := JobReport{Node: "gpu-1", Model: "llama3:8b", Kind: KindChat, Outcome: OutcomeOK,
+		want := JobReport{RequestID: "s1", Node: "gpu-1", Model: "llama3:8b", Kind: KindChat, Outcome: OutcomeOK,
 			PromptTokens: 9, CompletionTokens: 21, TTFT: 40 * time.Millisecond, Duration: 40 * time.Millisecond, Price: 0.001}
 		if got != want {
 			t.Errorf("streamed job:\n got %+v\nwant %+v", got, want)
@@ -215,7 +215,7 @@ func TestObserverInterview(t *testing.T) {
 		r.be["b"].gate <- struct{}{}
 		synctest.Wait()
 		got := rec.only(t)
-		want := JobReport{Node: "b", Model: "llama3:8b", Kind: KindInterview, Outcome: OutcomeOK,
+		want := JobReport{RequestID: "iv1", Node: "b", Model: "llama3:8b", Kind: KindInterview, Outcome: OutcomeOK,
 			CompletionTokens: 4, TTFT: 50 * time.Millisecond, Duration: 60 * time.Millisecond, Price: 0.001}
 		if got != want {
 			t.Errorf("interview:\n got %+v\nwant %+v", got, want)
@@ -229,6 +229,85 @@ func TestObserverInterview(t *testing.T) {
 		synctest.Wait()
 		if got := rec.only(t); got.Outcome != OutcomeError || got.Reason != "prompt p1: boom" || got.TTFT != 0 {
 			t.Errorf("failed interview: %+v", got)
+		}
+	})
+}
+
+func TestObserverLinkLost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		r := startRig(t, newDialer().ok(), observed(rec))
+		be := r.be["gpu-1"]
+		be.gate = make(chan struct{})
+		c := r.conn()
+		c.in <- inferReq("l1", map[string]any{"model": "llama3:8b", "stream": true, "messages": rawJSON(`[]`)})
+		synctest.Wait()
+		c.drop(errBoom) // the gateway link goes away mid-job
+		synctest.Wait()
+		var got JobReport
+		for _, j := range rec.all() {
+			if j.RequestID == "l1" {
+				got = j
+			}
+		}
+		if got.Outcome != OutcomeLinkLost || got.Reason != "gateway link lost mid-job" {
+			t.Errorf("link lost: %+v", got)
+		}
+	})
+}
+
+// orderCheck is an Observer that records whether the job's terminal answer had already
+// been sent when it was reported (it must not have been: the ledger commits first).
+type orderCheck struct {
+	mu    sync.Mutex
+	c     *fakeConn
+	early []string // jobs whose answer went out before their report
+	seen  int
+}
+
+func (o *orderCheck) JobDone(j JobReport) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.seen++
+	if len(o.c.terminals(j.RequestID)) > 0 {
+		o.early = append(o.early, j.RequestID)
+	}
+}
+
+func TestObserverReportsBeforeAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		oc := &orderCheck{}
+		r := startRig(t, newDialer().ok(), func(o *Options) { o.Threads, o.QueueSize, o.Observer = 1, 1, oc })
+		be := r.be["gpu-1"]
+		c := r.conn()
+		oc.mu.Lock()
+		oc.c = c
+		oc.mu.Unlock()
+		c.in <- inferReq("ok1", map[string]any{"model": "llama3:8b", "stream": true, "messages": rawJSON(`[]`)})
+		synctest.Wait()
+		be.err = errBoom
+		c.in <- inferReq("err1", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})
+		synctest.Wait()
+		be.err = nil
+		c.in <- &protocol.InferenceRequest{RequestID: "bad1", Payload: []byte(`"nope"`)}
+		synctest.Wait()
+		be.gate = make(chan struct{})
+		c.in <- inferReq("held", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})
+		c.in <- inferReq("queued", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})
+		c.in <- inferReq("busy1", map[string]any{"model": "llama3:8b", "messages": rawJSON(`[]`)})
+		synctest.Wait()
+		be.gate <- struct{}{}
+		be.gate <- struct{}{}
+		synctest.Wait()
+		oc.mu.Lock()
+		defer oc.mu.Unlock()
+		if oc.seen != 6 || len(oc.early) != 0 {
+			t.Errorf("%d reports; answered before their report: %v", oc.seen, oc.early)
+		}
+		for _, id := range []string{"ok1", "err1", "bad1", "held", "queued", "busy1"} {
+			if n := len(c.terminals(id)); n != 1 {
+				t.Errorf("%s: %d terminal answers", id, n)
+			}
 		}
 	})
 }

@@ -70,8 +70,8 @@ type daemon struct {
 }
 
 // startDaemon runs bin -c cfgPath -n threads with the secret in PIN_API_SECRET and HOME
-// in dir (so nothing outside dir is read or written), plus env (KEY=VALUE). stderr goes
-// to logPath.
+// in dir (so nothing outside dir is read or written, the job ledger included), plus env
+// (KEY=VALUE). stderr goes to logPath.
 func startDaemon(bin, dir, cfgPath, secret string, threads int, env []string, logPath string) (*daemon, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -79,8 +79,10 @@ func startDaemon(bin, dir, cfgPath, secret string, threads int, env []string, lo
 	}
 	cmd := exec.Command(bin, "-c", cfgPath, "-n", strconv.Itoa(threads), "-l", "info")
 	cmd.Dir = dir
+	// The job ledger is on (its default) in dir's state directory, so its write cost
+	// (one receipt per job, committed before the job's answer) is in the numbers.
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "XDG_CONFIG_HOME=" + dir,
-		"PIN_API_SECRET=" + secret}
+		"XDG_STATE_HOME=" + filepath.Join(dir, "state"), "PIN_API_SECRET=" + secret}
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = procAttr()

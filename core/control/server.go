@@ -81,6 +81,7 @@ func NewServer(o ServerOptions) *Server {
 		p + "reload":    {http.MethodPost, s.serveReload},
 	}
 	s.addPauseRoutes(p)
+	s.ledgerRoutes(p)
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	return s
 }

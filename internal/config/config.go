@@ -62,8 +62,14 @@ type Config struct {
 	MetricsAddr string `json:"metricsAddr,omitempty"`
 	// MetricsAllowRemote permits a MetricsAddr that is not loopback ("0.0.0.0:9464",
 	// ":9464", a LAN address); the flag is --metrics-allow-remote.
-	MetricsAllowRemote bool   `json:"metricsAllowRemote,omitempty"`
-	Nodes              []Node `json:"nodes"`
+	MetricsAllowRemote bool `json:"metricsAllowRemote,omitempty"`
+	// The job ledger (docs/ledger.md): LedgerOff turns it off; receipts older than
+	// LedgerRetentionDays (0 → 90) are deleted, and the oldest ones while the ledger is
+	// over LedgerMaxMB MiB (0 → 100).
+	LedgerOff           bool   `json:"ledgerOff,omitempty"`
+	LedgerRetentionDays int    `json:"ledgerRetentionDays,omitempty"`
+	LedgerMaxMB         int    `json:"ledgerMaxMB,omitempty"`
+	Nodes               []Node `json:"nodes"`
 
 	// Schedule and PauseWhenBusy are the owner controls (owner.go); nil → off.
 	Schedule      *Schedule      `json:"schedule,omitempty"`
@@ -238,6 +244,9 @@ func (c *Config) Problems() (warnings []string, errs []*FieldError) {
 		if err := CheckMetricsAddr(c.MetricsAddr, c.MetricsAllowRemote); err != nil {
 			fail(fieldErr("metricsAddr", "%v", err))
 		}
+	}
+	if err := c.checkLedger(); err != nil {
+		fail(err)
 	}
 	if c.Transport != "sse" && c.Transport != "ws" {
 		warn("transport: %q is neither \"sse\" nor \"ws\"; using SSE (only exactly \"ws\" selects WebSocket)", c.Transport)

@@ -17,12 +17,14 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pin-client/pin-client/core"
 	"github.com/pin-client/pin-client/core/control"
 	"github.com/pin-client/pin-client/internal/config"
 	"github.com/pin-client/pin-client/internal/enginelock"
+	"github.com/pin-client/pin-client/internal/ledger"
 	"github.com/pin-client/pin-client/internal/metrics"
 	"github.com/pin-client/pin-client/internal/owner"
 	"github.com/pin-client/pin-client/internal/version"
@@ -77,6 +79,7 @@ type Host struct {
 	started time.Time
 	metrics *metrics.Metrics // nil without MetricsAddr
 	bus     core.StatusBus
+	led     atomic.Pointer[ledger.Store] // the job ledger, open while Run runs; nil when off
 
 	reloads chan reloadReq
 
@@ -163,9 +166,7 @@ func (h *Host) newEngine(opts core.Options) (eng *core.Engine, clientID string, 
 	if opts.Config == nil {
 		return nil, "", false, errors.New("host: Build returned no config")
 	}
-	if h.metrics != nil {
-		opts.Observer = h.metrics.Observer()
-	}
+	opts.Observer = h.observers(opts)
 	eng, err = core.New(opts)
 	if err != nil {
 		return nil, "", false, err
@@ -263,6 +264,8 @@ func (h *Host) Run(ctx context.Context) error {
 		return err
 	}
 	defer func() { lock.Release() }()
+	h.openLedger(ctx, lockDir, h.engine().Config())
+	defer h.closeLedger()
 
 	srvCtx, stopSrv := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup

@@ -25,7 +25,8 @@ const (
 
 // Receipt is one finished job or interview.
 type Receipt struct {
-	Time             time.Time     `json:"time"` // when the job finished (its terminal answer), UTC
+	Time             time.Time     `json:"time"`                // when the job finished (its terminal answer), UTC
+	ClientID         string        `json:"client_id,omitempty"` // the operator that served it (several may share a state directory)
 	RequestID        string        `json:"request_id"`
 	Node             string        `json:"node"`
 	Model            string        `json:"model"`
@@ -73,3 +74,20 @@ type Activity struct {
 	Nodes    map[string][]NodePoint `json:"nodes"`    // per node alias, hourly, hours without jobs left out
 	Outcomes map[string]int         `json:"outcomes"` // jobs by outcome over the window
 }
+
+// Earning is one group of `earnings --by day|node|model`.
+type Earning struct {
+	Key              string  `json:"key"` // the local day (2006-01-02), the node alias or the model
+	Jobs             int     `json:"jobs"`
+	OK               int     `json:"ok"`
+	PromptTokens     int64   `json:"prompt_tokens"`
+	CompletionTokens int64   `json:"completion_tokens"`
+	Earnings         float64 `json:"earnings"`
+}
+
+// Groupings of Earnings.
+const (
+	ByDay   = "day"
+	ByNode  = "node"
+	ByModel = "model"
+)
