@@ -16,6 +16,8 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/pin-client/pin-client/core"
+	"github.com/pin-client/pin-client/core/control"
+	"github.com/pin-client/pin-client/internal/host"
 	"github.com/pin-client/pin-client/internal/ledger"
 )
 
@@ -26,6 +28,12 @@ import (
 type ActivitySource interface {
 	Activity(ctx context.Context, span time.Duration) (ledger.Activity, error)
 }
+
+// Both engines the app shows keep a ledger it can read.
+var (
+	_ ActivitySource = (*host.Host)(nil)
+	_ ActivitySource = (*control.Client)(nil)
+)
 
 // EnvScreenshotActivity, set to 1, makes the app show a synthetic week of jobs in the
 // Activity view and open on that tab. It is a developer hook for
