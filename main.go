@@ -13,6 +13,7 @@
 // Usage:
 //
 //	pin-client [--background] [-l level] [-V]
+//	pin-client --demo [--builtin]    try it without an account (docs/demo.md)
 package main
 
 import (
@@ -48,6 +49,8 @@ func run(args []string) error {
 	background := fs.Bool("background", false, "start hidden in the system tray (Start at login uses this)")
 	level := fs.String("l", "info", "log level: trace, debug, info, warn or error")
 	showVersion := fs.Bool("V", false, "print the version and exit")
+	demoMode := fs.Bool("demo", false, "try it without an account: a local gateway and sample requests, nothing leaves this machine (docs/demo.md)")
+	builtIn := fs.Bool("builtin", false, "with --demo: use the built-in demo backend even when a local LLM server is found")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -65,7 +68,10 @@ func run(args []string) error {
 	log := slog.New(logging.New(os.Stderr, lv, false)) // the daemon's format, tags and all
 	slog.SetDefault(log)
 
-	ui := app.New(fyneapp.NewWithID(appID), app.Defaults(app.Options{Logger: log}))
+	if *demoMode {
+		return app.RunDemo(fyneapp.NewWithID(appID+".demo"), log, *builtIn)
+	}
+	ui := app.New(fyneapp.NewWithID(appID), app.Defaults(app.Options{Logger: log, StartDemo: app.StartDemoProcess}))
 	if err := ui.Run(*background); errors.Is(err, app.ErrAlreadyRunning) {
 		fmt.Fprintln(os.Stderr, "pin-client:", err)
 	}

@@ -273,7 +273,7 @@ func (u *UI) render() {
 		}
 	}
 	u.menu, u.icon, u.iconSet = menu, sum.Icon, true
-	u.win.SetTitle("PIN Client — " + sum.Title)
+	u.win.SetTitle(u.windowTitle(sum.Title))
 	engine := u.engineShown()
 	u.dash.update(u.last, sum, menu, present.EngineLine(engine, now))
 	u.scheduleTick(now, engine)
@@ -310,7 +310,7 @@ func (u *UI) scheduleTick(now time.Time, engine present.Engine) {
 }
 
 func (u *UI) trayMenu(items []present.MenuItem) *fyne.Menu {
-	out := make([]*fyne.MenuItem, 0, len(items))
+	out := u.demoMenuItems()
 	for _, it := range items {
 		if it.Item == present.ItemSeparator {
 			out = append(out, fyne.NewMenuItemSeparator())

@@ -68,6 +68,7 @@ func newDashboard(u *UI) *dashboard {
 	})
 
 	header := container.NewVBox(
+		demoHeader(u),
 		container.NewBorder(nil, nil, nil, container.NewHBox(d.reconnect, d.toggle, d.settings), d.title),
 		d.reason,
 		container.NewGridWithColumns(2, d.engine, d.secret),

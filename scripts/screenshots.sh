@@ -3,7 +3,8 @@
 # detected server), docs/dashboard.png (online, after serving jobs), docs/tray.png (the
 # tray menu, read over D-Bus and drawn by app/internal/traytool) and
 # docs/dashboard-service.png (the app attached to a running background service: a real
-# `pin-clientd service run --user` process, which the app shows and drives).
+# `pin-clientd service run --user` process, which the app shows and drives) and
+# docs/demo.png (`pin-client --demo --builtin` after serving jobs).
 #
 # Runs the real app under Xvfb, in a throwaway HOME, against the local PIN gateway
 # (`pin-clientd gateway`) and a stub Ollama server (python3) on loopback ports. The
@@ -196,6 +197,21 @@ wait $APP || true
 kill -0 $SVC || { log "the service stopped when the app quit:"; tail -5 "$WORK/service.log" >&2; exit 1; }
 kill $SVC; wait $SVC || true
 [ -n "${KEEP_TRAY:-}" ] && cp "$WORK/tray-service.png" "$KEEP_TRAY"
+
+# 4. The demo (docs/demo.md): no account, the built-in backend, the in-process gateway
+# sending sample requests; shot once a dozen jobs were served.
+"$WORK/pin-client" --demo --builtin -l debug > "$WORK/demo.log" 2>&1 &
+APP=$!
+"$WORK/traytool" wait "Demo — not connected to the PIN network"
+for _ in $(seq 600); do
+  [ "$(grep -c "consumer request answered" "$WORK/demo.log")" -ge 12 ] && break
+  sleep 0.1
+done
+grep -q "consumer request answered" "$WORK/demo.log" || { log "the demo served no job:"; tail -5 "$WORK/demo.log" >&2; exit 1; }
+sleep 1 # a round in flight: tokens streaming
+shoot "$OUT/demo.png"
+"$WORK/traytool" click "Quit"
+wait $APP || true
 kill $SNW 2>/dev/null || true
 '
-log "wrote $OUT/setup.png $OUT/dashboard.png $OUT/tray.png $OUT/dashboard-service.png"
+log "wrote $OUT/setup.png $OUT/dashboard.png $OUT/tray.png $OUT/dashboard-service.png $OUT/demo.png"
