@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -21,8 +22,9 @@ import (
 // connection; PIN_CONTROL_SOCKET and PIN_API_SECRET are cleared. When the test ends it
 // fails if the keyring socket was dialled, if anything appeared under HOME or the XDG
 // directories, or if TMPDIR is not empty again (the demo leaves nothing behind). It
-// calls t.Setenv, so the test must not be parallel. keep lists entries of HOME that
-// may be created (relative paths, e.g. a GUI toolkit's own preferences); none by default.
+// calls t.Setenv, so the test must not be parallel. keep lists what may be created,
+// as VAR/relative-path (e.g. "XDG_CACHE_HOME/font_index_v5.cache", the GUI toolkit's
+// own font cache); nothing by default.
 func Guard(t *testing.T, keep ...string) {
 	t.Helper()
 	root := t.TempDir()
@@ -80,7 +82,8 @@ func Guard(t *testing.T, keep ...string) {
 		}
 		allowed := map[string]bool{}
 		for _, k := range keep {
-			allowed[filepath.Join(dirs["HOME"], k)] = true
+			v, rel, _ := strings.Cut(k, "/")
+			allowed[filepath.Join(dirs[v], rel)] = true
 		}
 		for k, d := range dirs {
 			err := filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
