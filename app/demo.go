@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -76,12 +78,27 @@ func RunDemo(fa fyne.App, log *slog.Logger, builtIn bool) error {
 	err = ui.Run(false) // returns after the engine drained
 	cancel()
 	<-consumers
+	forgetPreferences(fa, log)
 	s := d.Stats()
 	log.Info("demo: stopped", "sent", s.Sent, "answered", s.Answered, "failed", s.Failed, "tokens", s.Tokens)
 	if errors.Is(err, ErrAlreadyRunning) {
 		return nil
 	}
 	return err
+}
+
+// forgetPreferences removes the demo app's own Fyne storage (its preferences, under
+// the demo's app id, never the real app's), and its parent when that is empty then.
+func forgetPreferences(fa fyne.App, log *slog.Logger) {
+	root := fa.Storage().RootURI()
+	if root == nil || root.Scheme() != "file" || !strings.HasSuffix(root.Path(), ".demo") {
+		return
+	}
+	if err := os.RemoveAll(root.Path()); err != nil {
+		log.Warn("demo: cannot remove its preferences", "dir", root.Path(), "err", err)
+		return
+	}
+	_ = os.Remove(filepath.Dir(root.Path())) // only if empty: other Fyne apps keep theirs
 }
 
 // demoSecrets hands the engine the demo's throwaway secret; it stores nothing.

@@ -202,13 +202,16 @@ kill $SVC; wait $SVC || true
 # sending sample requests; shot once a dozen jobs were served.
 "$WORK/pin-client" --demo --builtin -l debug > "$WORK/demo.log" 2>&1 &
 APP=$!
-"$WORK/traytool" wait "Demo — not connected to the PIN network"
+"$WORK/traytool" wait "Go offline" # the demo engine goes online by itself
+# Shot while a round streams (a first token came, that stream has not ended), so
+# the dashboard shows jobs in flight as well as served.
 for _ in $(seq 600); do
-  [ "$(grep -c "consumer request answered" "$WORK/demo.log")" -ge 12 ] && break
+  if [ "$(grep -c "consumer request answered" "$WORK/demo.log")" -ge 12 ] &&
+     [ "$(grep -c "first delta" "$WORK/demo.log")" -gt "$(grep -c "stream ended" "$WORK/demo.log")" ]; then break; fi
   sleep 0.1
 done
 grep -q "consumer request answered" "$WORK/demo.log" || { log "the demo served no job:"; tail -5 "$WORK/demo.log" >&2; exit 1; }
-sleep 1 # a round in flight: tokens streaming
+sleep 0.3 # the dashboard applies the snapshot
 shoot "$OUT/demo.png"
 "$WORK/traytool" click "Quit"
 wait $APP || true
