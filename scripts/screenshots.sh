@@ -141,7 +141,7 @@ APP=$!
 "$WORK/traytool" wait "Open setup"
 id=$(xdotool search --sync --limit 1 --name "^PIN Client")
 sleep 3 # detection: the probes have 8 s at most, a local stub answers at once
-xdotool mousemove --window "$id" 450 136 click 1
+xdotool mousemove --window "$id" 450 266 click 1 # the Client ID entry, under the demo offer
 xdotool type --delay 20 "$GW_CLIENT"
 sleep 0.5
 shoot "$OUT/setup.png"
