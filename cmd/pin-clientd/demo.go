@@ -135,8 +135,12 @@ func demoRun(ctx context.Context, f demoFlags, w io.Writer, log *slog.Logger) er
 	runErr := <-engDone
 	st := eng.Status()
 	cs := d.Stats()
-	out.printf("\ndemo summary (%s): %d requests sent, %d answered, %d failed; the node served %d jobs, %d tokens, estimated earnings $%.6f at $%g per 1K tokens (demo: nothing was earned)\n",
-		time.Since(start).Round(time.Second), cs.Sent, cs.Answered, cs.Failed, st.Served, st.Tokens, st.Earnings, demo.Price)
+	stopped := ""
+	if cs.Stopped > 0 {
+		stopped = fmt.Sprintf(", %d cut off by the stop", cs.Stopped)
+	}
+	out.printf("\ndemo summary (%s): %d requests sent, %d answered, %d failed%s; the node served %d jobs, %d tokens, estimated earnings $%.6f at $%g per 1K tokens (demo: nothing was earned)\n",
+		time.Since(start).Round(time.Second), cs.Sent, cs.Answered, cs.Failed, stopped, st.Served, st.Tokens, st.Earnings, demo.Price)
 	if err != nil {
 		return err
 	}

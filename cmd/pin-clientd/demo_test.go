@@ -37,7 +37,7 @@ func (w *lineWatch) Write(p []byte) (int, error) {
 
 func (w *lineWatch) String() string { w.mu.Lock(); defer w.mu.Unlock(); return w.buf.String() }
 
-var summaryRE = regexp.MustCompile(`(\d+) requests sent, (\d+) answered, (\d+) failed; the node served (\d+) jobs, (\d+) tokens`)
+var summaryRE = regexp.MustCompile(`(\d+) requests sent, (\d+) answered, (\d+) failed(?:, \d+ cut off by the stop)?; the node served (\d+) jobs, (\d+) tokens`)
 
 // `pin-clientd demo` serves jobs end to end on loopback (gateway, engine, built-in
 // backend, consumer), prints them, and on Ctrl-C drains, prints the summary and returns

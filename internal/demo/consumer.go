@@ -62,6 +62,7 @@ type JobReport struct {
 // Stats count the demo consumer's requests.
 type Stats struct {
 	Sent, Answered, Failed int
+	Stopped                int // cut off because the demo was stopped
 	Tokens                 int // prompt + completion tokens of the answered requests
 }
 
@@ -96,7 +97,7 @@ func (d *Demo) RunConsumers(ctx context.Context, interval time.Duration, report 
 	for round := 0; ; round++ {
 		for range roundSizes[round%len(roundSizes)] {
 			d.mu.Lock()
-			busy := d.stats.Sent-d.stats.Answered-d.stats.Failed >= maxOutstanding
+			busy := d.stats.Sent-d.stats.Answered-d.stats.Failed-d.stats.Stopped >= maxOutstanding
 			if !busy {
 				d.stats.Sent++
 			}
@@ -109,10 +110,13 @@ func (d *Demo) RunConsumers(ctx context.Context, interval time.Duration, report 
 			wg.Go(func() {
 				r := d.send(ctx, n, p.Text)
 				d.mu.Lock()
-				if r.Err == nil {
+				switch {
+				case r.Err == nil:
 					d.stats.Answered++
 					d.stats.Tokens += r.Tokens + r.Prompted
-				} else {
+				case ctx.Err() != nil:
+					d.stats.Stopped++
+				default:
 					d.stats.Failed++
 				}
 				d.mu.Unlock()
