@@ -45,7 +45,7 @@ PKG_ARCH  ?= $(shell $(GO) env GOARCH)
 # would start the Debian revision), e.g. 3.0.0+v3.0.0.5.gabc1234.dirty.
 PKG_VERSION := $(subst -,.,$(VERSION))
 
-.PHONY: help all build build-daemon build-gui sysdeps-gui run run-daemon test fuzz bench lint cross \
+.PHONY: help all build build-daemon build-gui sysdeps-gui run demo run-daemon test fuzz bench lint cross \
         package windows deb rpm deb-test dist screenshots e2e keyring-test ci clean soak soak-quick
 
 help: ## list targets
@@ -68,6 +68,9 @@ sysdeps-gui:
 
 run: sysdeps-gui ## start the desktop app (installs the GUI's build packages on Debian/Ubuntu if missing)
 	$(GO) run -ldflags '$(LDFLAGS)' .
+
+demo: sysdeps-gui ## try the desktop app without an account: local gateway, sample requests (docs/demo.md; ARGS=--builtin)
+	$(GO) run -ldflags '$(LDFLAGS)' . --demo $(ARGS)
 
 run-daemon: ## start the daemon; pass flags with ARGS='-c config.json'
 	CGO_ENABLED=0 $(GO) run -ldflags '$(LDFLAGS)' ./cmd/pin-clientd $(ARGS)

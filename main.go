@@ -13,6 +13,7 @@
 // Usage:
 //
 //	pin-client [--background] [-l level] [-V]
+//	pin-client --demo [--builtin]    try it without an account (docs/demo.md)
 package main
 
 import (
@@ -52,6 +53,8 @@ func run(args []string) error {
 	background := fs.Bool("background", false, "start hidden in the system tray (Start at login uses this)")
 	level := fs.String("l", "info", "log level: trace, debug, info, warn or error")
 	showVersion := fs.Bool("V", false, "print the version and exit")
+	demoMode := fs.Bool("demo", false, "try it without an account: a local gateway and sample requests, nothing leaves this machine (docs/demo.md)")
+	builtIn := fs.Bool("builtin", false, "with --demo: use the built-in demo backend even when a local LLM server is found")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -70,14 +73,21 @@ func run(args []string) error {
 	slog.SetDefault(log)
 
 	app.PrepareFyne()
-	fa := fyneapp.NewWithID(appID)
+	id := appID
+	if *demoMode {
+		id += ".demo" // its own preferences, apart from the real app's
+	}
+	fa := fyneapp.NewWithID(id)
 	if m := fa.Metadata(); m.Name == "" {
 		// `go build` has no FyneApp.toml metadata (`fyne build` has): without a name the
 		// tray's title is the app id.
-		m.ID, m.Name, m.Version = appID, appName, version.Version
+		m.ID, m.Name, m.Version = id, appName, version.Version
 		fyneapp.SetMetadata(m)
 	}
-	ui := app.New(fa, app.Defaults(app.Options{Logger: log}))
+	if *demoMode {
+		return app.RunDemo(fa, log, *builtIn)
+	}
+	ui := app.New(fa, app.Defaults(app.Options{Logger: log, StartDemo: app.StartDemoProcess}))
 	if err := ui.Run(*background); errors.Is(err, app.ErrAlreadyRunning) {
 		fmt.Fprintln(os.Stderr, "pin-client:", err)
 	}

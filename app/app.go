@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -58,6 +59,8 @@ type UI struct {
 	win  fyne.Window
 	tray trayHost     // nil where the driver has no system tray: closing the window quits
 	do   func(func()) // runs f on the UI thread; fyne.Do
+	// loopDone: Fyne's event loop has returned; do drops work from then on.
+	loopDone atomic.Bool
 
 	cfg *config.Config // the app's saved config; nil before the first setup
 	// The engine shown: the app's own (eng) or one in another process (remote). At most
@@ -115,7 +118,15 @@ func newUI(fa fyne.App, opts Options, tray trayHost, do func(func())) *UI {
 			opts.ConfigDir = filepath.Join(dir, "pin-client")
 		}
 	}
-	u := &UI{fa: fa, opts: opts, log: opts.Logger, tray: tray, do: do, handoffWait: handoffWait, restartWait: restartWait}
+	u := &UI{fa: fa, opts: opts, log: opts.Logger, tray: tray, handoffWait: handoffWait, restartWait: restartWait}
+	// Once Fyne's loop has ended (Quit, or SIGINT/SIGTERM, which Fyne turns into a quit
+	// before the engine drained), the engine's last snapshots have no window to go to:
+	// drawing them would touch a terminated GLFW.
+	u.do = func(f func()) {
+		if !u.loopDone.Load() {
+			do(f)
+		}
+	}
 	u.after = func(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }
 	fa.SetIcon(iconApp)
 	u.win = fa.NewWindow("PIN Client")
@@ -175,6 +186,7 @@ func (u *UI) Run(background bool) error {
 	}
 	u.start(background)
 	u.fa.Run()
+	u.loopDone.Store(true)
 	if a := u.remote; a != nil {
 		a.cancel()
 	}
@@ -278,7 +290,7 @@ func (u *UI) render() {
 	}
 	u.menu, u.icon, u.iconSet = menu, sum.Icon, true
 	u.setTooltip(sum)
-	u.win.SetTitle("PIN Client — " + sum.Title)
+	u.win.SetTitle(u.windowTitle(sum.Title))
 	engine := u.engineShown()
 	u.dash.update(u.last, sum, menu, present.EngineLine(engine, now))
 	u.scheduleTick(now, engine)
@@ -315,7 +327,7 @@ func (u *UI) scheduleTick(now time.Time, engine present.Engine) {
 }
 
 func (u *UI) trayMenu(items []present.MenuItem) *fyne.Menu {
-	out := make([]*fyne.MenuItem, 0, len(items))
+	out := u.demoMenuItems()
 	for _, it := range items {
 		if it.Item == present.ItemSeparator {
 			out = append(out, fyne.NewMenuItemSeparator())

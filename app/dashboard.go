@@ -70,6 +70,7 @@ func newDashboard(u *UI) *dashboard {
 
 	d.rateSlot = container.NewStack()
 	header := container.NewVBox(
+		demoHeader(u),
 		container.NewBorder(nil, nil, nil, container.NewHBox(d.reconnect, d.toggle, d.settings), d.title),
 		d.reason,
 		// The throughput line sits beside the engine, secret and gateway lines, so it

@@ -134,4 +134,10 @@ type Options struct {
 	Attach Attacher
 	Logger *slog.Logger     // nil → discard
 	Now    func() time.Time // nil → time.Now; drives countdowns in the status text
+
+	// Banner and BannerNote mark demo mode (DemoOptions): the banner goes into the window
+	// title, atop the dashboard with the note, and atop the tray menu.
+	Banner, BannerNote string
+	// StartDemo, if set, is offered on the first-run setup screen ("Try the demo").
+	StartDemo func() error
 }

@@ -183,7 +183,7 @@ func (f *setupForm) build() {
 	nodesHeading.TextStyle = fyne.TextStyle{Bold: true}
 
 	body := container.NewVBox(
-		heading, introLabel, account, advanced, f.owner.box, widget.NewSeparator(),
+		heading, introLabel, f.demoOffer(), account, advanced, f.owner.box, widget.NewSeparator(),
 		container.NewBorder(nil, nil, nodesHeading, f.detect), f.detectNote,
 		f.nodesBox, container.NewHBox(addNode),
 	)

@@ -5,7 +5,8 @@
 # (the tray after "Pause until tomorrow") and
 # docs/dashboard-service.png (the app attached to a running background service: a real
 # `pin-clientd service run --user` process, which the app shows and drives) and
-# docs/activity.png (the Activity view with a week of jobs).
+# docs/activity.png (the Activity view with a week of jobs) and
+# docs/demo.png (`pin-client --demo --builtin` after serving jobs).
 #
 # Runs the real app under Xvfb, in a throwaway HOME, against the local PIN gateway
 # (`pin-clientd gateway`) and a stub Ollama server (python3) on loopback ports. The
@@ -142,7 +143,7 @@ APP=$!
 "$WORK/traytool" wait "Open setup"
 id=$(xdotool search --sync --limit 1 --name "^PIN Client")
 sleep 3 # detection: the probes have 8 s at most, a local stub answers at once
-xdotool mousemove --window "$id" 450 136 click 1
+xdotool mousemove --window "$id" 450 266 click 1 # the Client ID entry, under the demo offer
 xdotool type --delay 20 "$GW_CLIENT"
 sleep 0.5
 shoot "$OUT/setup.png"
@@ -213,6 +214,24 @@ sleep 2 # the view reads its source and draws
 shoot "$OUT/activity.png"
 "$WORK/traytool" click "Quit"
 wait $APP || true
+
+# 5. The demo (docs/demo.md): no account, the built-in backend, the in-process gateway
+# sending sample requests; shot once a dozen jobs were served.
+"$WORK/pin-client" --demo --builtin -l debug > "$WORK/demo.log" 2>&1 &
+APP=$!
+"$WORK/traytool" wait "Go offline" # the demo engine goes online by itself
+# Shot while a round streams (a first token came, that stream has not ended), so
+# the dashboard shows jobs in flight as well as served.
+for _ in $(seq 600); do
+  if [ "$(grep -c "consumer request answered" "$WORK/demo.log")" -ge 12 ] &&
+     [ "$(grep -c "first delta" "$WORK/demo.log")" -gt "$(grep -c "stream ended" "$WORK/demo.log")" ]; then break; fi
+  sleep 0.1
+done
+grep -q "consumer request answered" "$WORK/demo.log" || { log "the demo served no job:"; tail -5 "$WORK/demo.log" >&2; exit 1; }
+sleep 0.3 # the dashboard applies the snapshot
+shoot "$OUT/demo.png"
+"$WORK/traytool" click "Quit"
+wait $APP || true
 kill $SNW 2>/dev/null || true
 '
-log "wrote $OUT/setup.png $OUT/dashboard.png $OUT/tray.png $OUT/tray-paused.png $OUT/dashboard-service.png $OUT/activity.png"
+log "wrote $OUT/setup.png $OUT/dashboard.png $OUT/tray.png $OUT/tray-paused.png $OUT/dashboard-service.png $OUT/activity.png $OUT/demo.png"

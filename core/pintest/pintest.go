@@ -1,4 +1,5 @@
-// Package pintest is a fake PIN gateway for tests: in-process, httptest-style, speaking
+// Package pintest is a fake PIN gateway for tests and for local development (`pin-clientd
+// gateway`, the demo): in-process, httptest-style, speaking
 // both operator transports exactly as the real gateway does (pin-protocol.md §2.3, §2.4,
 // §3, §16) — the WebSocket transport at /api/v1/pin/ws and the SSE transport under
 // /api/v1/pin/stream/.
@@ -63,7 +64,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/pin-client/pin-client/core/protocol"
@@ -199,8 +199,18 @@ type Gateway struct {
 	consumer consumerState // OpenAI-compatible consumer side (consumer.go)
 }
 
+// TB is the part of testing.TB that New uses; a *testing.T or *testing.B is one. It is
+// an interface of its own so that this package does not import "testing": binaries
+// (`pin-clientd gateway`, `pin-clientd demo`, `pin-client --demo`) use the gateway through
+// Listen and NewGateway.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Errorf(format string, args ...any)
+}
+
 // New starts a gateway on 127.0.0.1 for the duration of the test.
-func New(t testing.TB, opts Options) *Gateway {
+func New(t TB, opts Options) *Gateway {
 	t.Helper()
 	g := NewGateway(opts)
 	g.srv = httptest.NewServer(g)
