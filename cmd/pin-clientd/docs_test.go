@@ -38,9 +38,7 @@ import (
 // pendingMakeTargets are targets the docs may name before they exist, because another
 // branch adds them in the same change. The lead removes an entry once that branch is
 // merged; an entry whose target exists is reported, so none lingers.
-var pendingMakeTargets = map[string]string{
-	"demo": "the demo branch adds `make demo` (issue 14); the README's Quick start names it",
-}
+var pendingMakeTargets = map[string]string{}
 
 // hiddenVerbs are verbs the code accepts but the help does not list on purpose.
 var hiddenVerbs = map[string]string{
