@@ -93,7 +93,9 @@ func TestSeedShape(t *testing.T) {
 	defer st2.Close()
 	r1, err1 := st.Jobs(ctx, ledger.Filter{})
 	r2, err2 := st2.Jobs(ctx, ledger.Filter{})
-	if err1 != nil || err2 != nil || !slices.EqualFunc(r1, r2, func(x, y ledger.Receipt) bool { return x.Time.Equal(y.Time) && x.RequestID == y.RequestID && x.Earnings == y.Earnings }) {
+	if err1 != nil || err2 != nil || !slices.EqualFunc(r1, r2, func(x, y ledger.Receipt) bool {
+		return x.Time.Equal(y.Time) && x.RequestID == y.RequestID && x.Earnings == y.Earnings
+	}) {
 		t.Errorf("two seeds differ (%d and %d receipts; %v %v)", len(r1), len(r2), err1, err2)
 	}
 	if _, err := seed(ctx, path2, 0, now, loc); err == nil {
