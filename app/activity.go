@@ -35,15 +35,18 @@ var (
 	_ ActivitySource = (*control.Client)(nil)
 )
 
-// EnvScreenshotActivity, set to 1, makes the app show a synthetic week of jobs in the
-// Activity view and open on that tab. It is a developer hook for
-// scripts/screenshots.sh (docs/activity.png) and is not meant for operators.
-const EnvScreenshotActivity = "PIN_CLIENT_SCREENSHOT_ACTIVITY"
+// EnvOpenTab, set to "activity", makes the app open on the Activity tab showing the
+// last 7 days. It is a developer hook for scripts/screenshots.sh (docs/activity.png,
+// drawn from a ledger seeded by scripts/seedledger) and is not meant for operators.
+const EnvOpenTab = "PIN_CLIENT_OPEN_TAB"
 
 // Timing of the Activity view.
 const (
 	activityRefresh = time.Minute      // re-read the ledger while the view is shown
 	activityTimeout = 10 * time.Second // one read
+	// An engine that has just started opens its ledger a moment after its first
+	// snapshot: a read that finds it not open is tried again this soon, once.
+	activityOffRetry = 2 * time.Second
 )
 
 // Why the Activity view has nothing to draw.
@@ -65,14 +68,14 @@ type views struct {
 	rate             *throughput
 	// after runs f after d (time.AfterFunc); tests substitute manual timers.
 	after func(d time.Duration, f func()) stopper
-	// synthetic: EnvScreenshotActivity is set; the Activity view reads synthetic data.
-	synthetic bool
-	key       string // the engine shown at the last snapshot (UI.engineKey)
+	// openWeek: EnvOpenTab is "activity"; the window opens on the week's Activity.
+	openWeek bool
+	key      string // the engine shown at the last snapshot (UI.engineKey)
 }
 
 func newViews(u *UI) *views {
 	v := &views{u: u, after: func(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }}
-	v.synthetic = os.Getenv(EnvScreenshotActivity) == "1"
+	v.openWeek = os.Getenv(EnvOpenTab) == "activity"
 	v.act = newActivityView(v)
 	v.notes = newNotifier(v)
 	v.rate = newThroughput(v)
@@ -83,7 +86,7 @@ func newViews(u *UI) *views {
 	v.tabs.OnSelected = func(*container.TabItem) { v.act.shown(v.tabs.Selected() == v.actTab) }
 	// The throughput line sits in the dashboard's header.
 	u.dash.rateSlot.Add(v.rate.chart)
-	if v.synthetic {
+	if v.openWeek {
 		v.tabs.Select(v.actTab)
 	}
 	return v
@@ -103,19 +106,16 @@ func (v *views) observe(s core.Status) {
 	v.notes.observe(s, key, now)
 	v.rate.add(s, key, now)
 	if changed {
+		v.act.offRetried = false
 		v.act.refresh()
 	}
 }
 
 // activitySource is THE place where the app picks where the Activity view reads from:
-// the synthetic week of the screenshot hook, else the engine shown when it implements
-// ActivitySource (the app's own *host.Host, or the control client of an engine in
-// another process), else nothing (with why). UI thread.
+// the engine shown when it implements ActivitySource (the app's own *host.Host, or the
+// control client of an engine in another process), else nothing (with why). UI thread.
 func (v *views) activitySource() (ActivitySource, error) {
 	u := v.u
-	if v.synthetic {
-		return syntheticSource{now: u.opts.Now}, nil
-	}
 	var eng any
 	switch {
 	case u.remote != nil:
@@ -161,6 +161,9 @@ type activityView struct {
 	last    ledger.Activity
 	lastErr error
 	loaded  bool // an answer (or error) is shown
+	// offRetried: since the engine shown changed, a read found its ledger not open and
+	// was tried again soon (activityOffRetry); the next such answer is shown.
+	offRetried bool
 }
 
 const (
@@ -183,7 +186,7 @@ func newActivityView(v *views) *activityView {
 	a.choice.Horizontal = true
 	a.choice.Required = true
 	a.choice.Selected = choice24h
-	if v.synthetic {
+	if v.openWeek {
 		a.span, a.choice.Selected = 7*24*time.Hour, choice7d
 	}
 	a.summary = widget.NewLabel("")
@@ -251,9 +254,18 @@ func (a *activityView) refresh() {
 		defer cancel()
 		act, err := src.Activity(ctx, span)
 		u.do(func() {
-			if seq == a.seq {
-				a.show(act, err)
+			if seq != a.seq {
+				return
 			}
+			if errors.Is(err, ledger.ErrOff) && !a.offRetried && a.timer != nil {
+				// Not open yet, most likely (the engine has just started): look again
+				// soon rather than say it is off for a minute.
+				a.offRetried = true
+				a.timer.Stop()
+				a.timer = a.v.after(activityOffRetry, func() { u.do(a.refresh) })
+				return
+			}
+			a.show(act, err)
 		})
 	}()
 }

@@ -17,6 +17,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/pin-client/pin-client/internal/ledger"
+	"github.com/pin-client/pin-client/internal/ledger/sampleweek"
 )
 
 // fakeActivity is an ActivitySource that records the spans asked for.
@@ -51,7 +52,7 @@ type engineWithLedger struct {
 }
 
 // activityHarness is a configured app whose own engine keeps the week of ledger data
-// summarize makes from syntheticReceipts, ending at h.now.
+// of internal/ledger/sampleweek, ending at h.now.
 func activityHarness(t *testing.T) (*harness, *fakeActivity) {
 	t.Helper()
 	dir := t.TempDir()
@@ -69,7 +70,7 @@ func activityHarness(t *testing.T) (*harness, *fakeActivity) {
 	})
 	now := h.now
 	src.act = func(span time.Duration) ledger.Activity {
-		return summarize(syntheticReceipts(now.Add(-span), now), now.Add(-span), now, time.UTC)
+		return ledger.BuildActivity(sampleweek.Receipts(now.Add(-span), now, time.UTC), now.Add(-span), now, time.UTC)
 	}
 	h.u.views.after = manualAfter(h)
 	h.u.start(false)
@@ -141,7 +142,7 @@ func TestActivityWeekOfData(t *testing.T) {
 		t.Fatalf("the view first asked for %v, want the last 24 hours", got)
 	}
 	a.choice.SetSelected(choice7d)
-	h.until("the week shown", func() bool { return len(a.last.Hourly) > 24 })
+	h.until("the week shown", func() bool { return len(a.last.Hourly) > 25 }) // 24 h: 25 hours (the current one too)
 	dumpPNG(t, h.u.win, "activity-week.png")
 	if got := src.asked()[1]; got != 7*24*time.Hour {
 		t.Fatalf("7 days asked for %v", got)
@@ -149,7 +150,7 @@ func TestActivityWeekOfData(t *testing.T) {
 	if !strings.Contains(a.summary.Text, "in the last 7 days") || !strings.Contains(a.summary.Text, "jobs ·") {
 		t.Errorf("summary = %q", a.summary.Text)
 	}
-	// 7 days of hours: bars for the hours with jobs (every hour of the synthetic week
+	// 7 days of hours: bars for the hours with jobs (every hour of the sample week
 	// has some), day labels under the axis.
 	if n := drew(a.tokens).bars; n < 160 || n > 169 {
 		t.Errorf("tokens chart drew %d bars for a week of hours", n)
@@ -225,7 +226,7 @@ func TestActivityToggleAndPerNodeSeries(t *testing.T) {
 	ws := a.speed.series[2]
 	for _, p := range ws.pts {
 		if p.v < 70 || p.v > 100 {
-			t.Fatalf("workstation tokens/s point %v outside its synthetic range", p)
+			t.Fatalf("workstation tokens/s point %v outside its sample range", p)
 		}
 	}
 	if tt := texts(a.ttft); !slices.ContainsFunc(tt, func(s string) bool { return strings.HasSuffix(s, " ms") || strings.HasSuffix(s, " s") }) {
@@ -233,7 +234,7 @@ func TestActivityToggleAndPerNodeSeries(t *testing.T) {
 	}
 
 	a.choice.SetSelected(choice7d)
-	h.until("the week shown", func() bool { return len(a.last.Hourly) > 24 })
+	h.until("the week shown", func() bool { return len(a.last.Hourly) > 25 }) // 24 h: 25 hours (the current one too)
 	if n := drew(a.tokens).bars; n < 160 {
 		t.Errorf("7 days drew %d bars", n)
 	}
@@ -251,7 +252,7 @@ func TestActivityEmptyAndNoLedger(t *testing.T) {
 	h, src := activityHarness(t)
 	src.mu.Lock()
 	src.act = func(span time.Duration) ledger.Activity {
-		return summarize(nil, h.now.Add(-span), h.now, time.UTC)
+		return ledger.BuildActivity(nil, h.now.Add(-span), h.now, time.UTC)
 	}
 	src.mu.Unlock()
 	a := showActivity(t, h, 1, src)
@@ -326,6 +327,52 @@ func TestActivityRefreshesEveryMinute(t *testing.T) {
 	h.until("the read on showing", func() bool { return len(src.asked()) == 3 })
 }
 
+// TestActivityLedgerNotOpenYet: the app's own engine opens its ledger a moment after
+// its first snapshot, so a read that finds it not open is tried again in 2 s, not a
+// minute later, and "off" is shown only when the second read finds it off too.
+func TestActivityLedgerNotOpenYet(t *testing.T) {
+	h, src := activityHarness(t)
+	var timers []*manualTimer
+	h.u.views.after = func(d time.Duration, f func()) stopper {
+		m := &manualTimer{d: d, f: f}
+		timers = append(timers, m)
+		return m
+	}
+	pending := func(d time.Duration) *manualTimer {
+		for _, m := range timers {
+			if m.d == d && !m.stopped {
+				return m
+			}
+		}
+		return nil
+	}
+	setErr := func(err error) {
+		src.mu.Lock()
+		src.err = err
+		src.mu.Unlock()
+	}
+	setErr(ledger.ErrOff)
+	v := h.u.views
+	v.tabs.Select(v.actTab)
+	h.until("a retry soon", func() bool { return pending(activityOffRetry) != nil })
+	if strings.Contains(v.act.summary.Text, "off") || pending(activityRefresh) != nil {
+		t.Fatalf("after the first read: summary %q, a minute's refresh pending %v", v.act.summary.Text, pending(activityRefresh) != nil)
+	}
+	setErr(nil)
+	pending(activityOffRetry).f()
+	h.until("the week read", func() bool { return len(src.asked()) == 2 && len(v.act.last.Hourly) > 0 })
+	if !strings.Contains(v.act.summary.Text, "jobs ·") {
+		t.Errorf("summary = %q", v.act.summary.Text)
+	}
+	// A ledger that is really off is said so at the next read (once per engine).
+	setErr(ledger.ErrOff)
+	pending(activityRefresh).f()
+	h.until("off shown", func() bool { return strings.Contains(v.act.summary.Text, "ledger is off") })
+	if pending(activityOffRetry) != nil || len(src.asked()) != 3 {
+		t.Errorf("retried again: %d reads", len(src.asked()))
+	}
+}
+
 func TestChartTicksAndFormats(t *testing.T) {
 	for _, c := range []struct {
 		max  float64
@@ -347,39 +394,5 @@ func TestChartTicksAndFormats(t *testing.T) {
 	}
 	if dollars(0.004) != "$0.004" || dollars(12.3) != "$12.30" || millis(850) != "850 ms" || millis(1250) != "1.25 s" {
 		t.Errorf("formats: %s %s %s %s", dollars(0.004), dollars(12.3), millis(850), millis(1250))
-	}
-}
-
-func TestSummarizeBuckets(t *testing.T) {
-	now := time.Date(2026, 3, 1, 12, 30, 0, 0, time.UTC)
-	from := now.Add(-7 * 24 * time.Hour)
-	recs := syntheticReceipts(from, now)
-	a := summarize(recs, from, now, time.UTC)
-	if len(a.Hourly) != 169 || !a.Hourly[0].Start.Equal(from.Truncate(time.Hour)) || len(a.Daily) != 8 {
-		t.Fatalf("%d hours from %v, %d days", len(a.Hourly), a.Hourly[0].Start, len(a.Daily))
-	}
-	var hourly, daily, outcomes, okJobs, nodeJobs int
-	for _, b := range a.Hourly {
-		hourly += b.Jobs
-	}
-	for _, b := range a.Daily {
-		daily += b.Jobs
-	}
-	for o, n := range a.Outcomes {
-		outcomes += n
-		if o == ledger.OutcomeOK {
-			okJobs = n
-		}
-	}
-	for _, pts := range a.Nodes {
-		for _, p := range pts {
-			nodeJobs += p.Jobs
-		}
-	}
-	if hourly != len(recs) || daily != len(recs) || outcomes != len(recs) || nodeJobs != okJobs {
-		t.Errorf("receipts %d: hourly %d, daily %d, outcomes %d; ok %d, per node %d", len(recs), hourly, daily, outcomes, okJobs, nodeJobs)
-	}
-	if again := syntheticReceipts(from, now); len(again) != len(recs) || again[100] != recs[100] {
-		t.Error("the synthetic week changes between reads")
 	}
 }

@@ -5,8 +5,8 @@
 # (the tray after "Pause until tomorrow") and
 # docs/dashboard-service.png (the app attached to a running background service: a real
 # `pin-clientd service run --user` process, which the app shows and drives) and
-# docs/activity.png (the Activity view with a week of jobs) and
-# docs/demo.png (`pin-client --demo --builtin` after serving jobs).
+# docs/activity.png (the Activity view of a ledger seeded with a week of jobs by
+# scripts/seedledger) and docs/demo.png (`pin-client --demo --builtin` after serving jobs).
 #
 # Runs the real app under Xvfb, in a throwaway HOME, against the local PIN gateway
 # (`pin-clientd gateway`) and a stub Ollama server (python3) on loopback ports. The
@@ -46,10 +46,11 @@ trap cleanup EXIT
 log() { echo "screenshots: $*" >&2; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-log "building pin-client, pin-clientd and traytool"
+log "building pin-client, pin-clientd, traytool and seedledger"
 go build -o "$WORK/pin-client" .
 CGO_ENABLED=0 go build -o "$WORK/pin-clientd" ./cmd/pin-clientd
 go build -o "$WORK/traytool" ./app/internal/traytool
+go build -o "$WORK/seedledger" ./scripts/seedledger
 
 # ---- a stub Ollama: enough of /api for detection, the engine and a streamed answer.
 OLLAMA_PORT=$(free_port)
@@ -204,13 +205,17 @@ kill -0 $SVC || { log "the service stopped when the app quit:"; tail -5 "$WORK/s
 kill $SVC; wait $SVC || true
 [ -n "${KEEP_TRAY:-}" ] && cp "$WORK/tray-service.png" "$KEEP_TRAY"
 
-# 4. The Activity view with a week of jobs. Until the app reads a seeded ledger, the
-# developer hook PIN_CLIENT_SCREENSHOT_ACTIVITY=1 makes it draw a synthetic week
-# (app/synthetic.go) and open on the Activity tab.
-PIN_CLIENT_SCREENSHOT_ACTIVITY=1 PIN_API_SECRET=$GW_SECRET "$WORK/pin-client" > "$WORK/app4.log" 2>&1 &
+# 4. The Activity view with a week of jobs: the ledger of the engine the app runs, seeded by
+# scripts/seedledger (it replaces the few jobs of steps 2 and 3: the stub answers at
+# once, so their tokens/s would flatten the speed chart); 8 days, so that the first day
+# the 7-day window touches has its earnings. PIN_CLIENT_OPEN_TAB=activity opens the
+# window on the Activity tab, last 7 days.
+rm -f "$XDG_STATE_HOME/pin-client/ledger.db" "$XDG_STATE_HOME/pin-client/ledger.db-wal" "$XDG_STATE_HOME/pin-client/ledger.db-shm"
+"$WORK/seedledger" -days 8 "$XDG_STATE_HOME/pin-client/ledger.db" >&2
+PIN_CLIENT_OPEN_TAB=activity PIN_API_SECRET=$GW_SECRET "$WORK/pin-client" > "$WORK/app4.log" 2>&1 &
 APP=$!
 "$WORK/traytool" wait "Quit"
-sleep 2 # the view reads its source and draws
+sleep 4 # the view reads the ledger (again 2 s on when the engine had not opened it yet) and draws
 shoot "$OUT/activity.png"
 "$WORK/traytool" click "Quit"
 wait $APP || true
