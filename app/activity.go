@@ -334,7 +334,13 @@ func (a *activityView) show(act ledger.Activity, err error) {
 	} else {
 		a.earnings.from, a.earnings.to = startOfDay(from.In(time.Local)), startOfDay(to.In(time.Local)).AddDate(0, 0, 1)
 	}
-	a.earnings.note = noteTotal(dollars(earned), jobs)
+	// The bars are whole local days, so the first may reach back before the window:
+	// the note sums the bars drawn, which is what the eye adds up.
+	var daily float64
+	for _, b := range act.Daily {
+		daily += b.Earnings
+	}
+	a.earnings.note = noteTotal(dollars(daily), jobs)
 	a.earnings.Refresh()
 
 	a.outcomes.cats = a.outcomes.cats[:0]
