@@ -143,10 +143,11 @@ func (r *chartRenderer) Layout(size fyne.Size) {
 	title.Move(fyne.NewPos(pad, margin))
 	r.add(title)
 	top := margin + fyne.MeasureText(c.title, textSize, title.TextStyle).Height + pad
-	if c.note != "" {
+	titleW := fyne.MeasureText(c.title, textSize, title.TextStyle).Width
+	// The note goes right of the title, and only where it fits beside it.
+	if w := fyne.MeasureText(c.note, small, fyne.TextStyle{}).Width; c.note != "" && pad+titleW+2*pad+w+pad <= size.Width {
 		note := canvas.NewText(c.note, muted)
 		note.TextSize = small
-		w := fyne.MeasureText(c.note, small, fyne.TextStyle{}).Width
 		note.Move(fyne.NewPos(size.Width-w-pad, margin+(textSize-small)/2))
 		r.add(note)
 	}

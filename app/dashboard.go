@@ -21,6 +21,7 @@ type dashboard struct {
 	link      *widget.Label
 	secret    *widget.Label
 	toggle    *widget.Button
+	resume    *widget.Button // shown while paused, as the tray's Resume
 	reconnect *widget.Button
 	settings  *widget.Button
 	nodesBox  *fyne.Container
@@ -58,6 +59,9 @@ func newDashboard(u *UI) *dashboard {
 	d.secret = widget.NewLabel("")
 	d.toggle = widget.NewButton("Go online", func() { u.toggle() })
 	d.toggle.Importance = widget.HighImportance
+	d.resume = widget.NewButtonWithIcon("Resume", theme.MediaPlayIcon(), func() { u.resume() })
+	d.resume.Importance = widget.HighImportance
+	d.resume.Hide()
 	d.reconnect = widget.NewButton("Reconnect now", func() { u.reconnect() })
 	d.settings = widget.NewButtonWithIcon("Settings", theme.SettingsIcon(), func() { u.showSetup() })
 	d.nodesBox = container.NewVBox()
@@ -71,7 +75,7 @@ func newDashboard(u *UI) *dashboard {
 	d.rateSlot = container.NewStack()
 	header := container.NewVBox(
 		demoHeader(u),
-		container.NewBorder(nil, nil, nil, container.NewHBox(d.reconnect, d.toggle, d.settings), d.title),
+		container.NewBorder(nil, nil, nil, container.NewHBox(d.reconnect, d.resume, d.toggle, d.settings), d.title),
 		d.reason,
 		// The throughput line sits beside the engine, secret and gateway lines, so it
 		// costs the cards and the log no height.
@@ -118,6 +122,8 @@ func (d *dashboard) update(s core.Status, sum present.Summary, menu []present.Me
 
 	// The buttons mirror the tray's toggle and reconnect items.
 	d.reconnect.Hide()
+	d.resume.Hide()
+	d.toggle.Importance = widget.HighImportance
 	for _, it := range menu {
 		switch it.Item {
 		case present.ItemToggle:
@@ -125,8 +131,13 @@ func (d *dashboard) update(s core.Status, sum present.Summary, menu []present.Me
 			setEnabled(d.toggle, it.Enabled)
 		case present.ItemReconnect:
 			d.reconnect.Show()
+		case present.ItemResume:
+			// While paused, Resume is what the operator is after; the toggle steps back.
+			d.resume.Show()
+			d.toggle.Importance = widget.MediumImportance
 		}
 	}
+	d.toggle.Refresh()
 
 	rows := present.Nodes(s)
 	relayout := false // a card's height changed: the boxes under it must move

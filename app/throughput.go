@@ -34,7 +34,7 @@ type throughput struct {
 }
 
 func newThroughput(v *views) *throughput {
-	c := newChart("Throughput: tokens/s over the last 10 minutes", chartLines, count)
+	c := newChart("Tokens/s, last 10 min", chartLines, count)
 	c.compact = true
 	c.minSize = fyne.NewSize(300, 84)
 	c.empty = "No tokens served in the last 10 minutes"
