@@ -12,9 +12,6 @@ import (
 	"github.com/pin-client/pin-client/internal/secret"
 )
 
-// serviceName is the daemon's service name (pin-clientd service install).
-const serviceName = "pin-clientd"
-
 // Defaults are the real collaborators: the relay engine run by internal/host, the control
 // API client that finds a running engine, the OS keyring, local server detection, the
 // daemon's service installer, the XDG autostart entry. Fields the caller set in opts are kept.

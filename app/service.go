@@ -178,9 +178,10 @@ type DaemonInstaller struct {
 	Daemon string // path of pin-clientd; "": next to this app, then $PATH
 }
 
-// Installed implements ServiceInstaller: the user service is installed, running or not.
+// Installed implements ServiceInstaller: the service this app installs (the user
+// service; on Windows the system service) is installed, running or not.
 func (d DaemonInstaller) Installed() bool {
-	m, err := installer.New(installer.Options{Name: serviceName, User: true})
+	m, _, err := installer.Find(installer.Options{Name: installer.ServiceName, User: installer.UserServices()})
 	return err == nil && m.Installed()
 }
 

@@ -25,8 +25,6 @@ func init() {
 	subcommands["service"] = subcommand{run: runService, summary: "run pin-clientd as an OS service: install [--user] | uninstall | start | stop | restart | status"}
 }
 
-const serviceName = "pin-clientd"
-
 // stopMargin is added to the drain grace for the service manager's stop deadline, so a
 // drain that uses its whole grace still exits cleanly before the manager kills it.
 const stopMargin = 5 * time.Second
@@ -116,7 +114,7 @@ func runService(ctx context.Context, args []string, io cmdIO) error {
 // serviceOptions are the installer options for this binary; user selects the unit kind.
 func serviceOptions(user bool, io cmdIO) installer.Options {
 	return installer.Options{
-		Name:        serviceName,
+		Name:        installer.ServiceName,
 		DisplayName: "PIN Client",
 		Description: "PIN Client relay daemon (pin-clientd)",
 		User:        user,
@@ -207,7 +205,7 @@ func serviceInstall(f serviceFlags, io cmdIO) error {
 	}
 	where := m.Path()
 	if where == "" {
-		where = serviceName
+		where = installer.ServiceName
 	}
 	fmt.Fprintf(io.Stdout, "Installed the %s service %s (config %s, -n %d).\n", m.Platform(), where, cfgPath, f.threads)
 	if f.user {
@@ -283,21 +281,7 @@ func userServiceSecret(cfg *config.Config, cfgPath string, io cmdIO) {
 // pickManager returns the manager for an installed service: the user one with --user;
 // without it the system one, or the user one when only that is installed.
 func pickManager(user bool, io cmdIO) (installer.Manager, bool, error) {
-	m, err := installer.New(serviceOptions(user, io))
-	if err != nil || user {
-		return m, user, err
-	}
-	if m.Installed() {
-		return m, false, nil
-	}
-	um, err := installer.New(serviceOptions(true, io))
-	if err != nil {
-		return m, false, nil // no user services here (Windows)
-	}
-	if um.Installed() {
-		return um, true, nil
-	}
-	return m, false, nil
+	return installer.Find(serviceOptions(user, io))
 }
 
 func serviceControl(action string, f serviceFlags, io cmdIO) error {
@@ -364,16 +348,16 @@ func logHint(user bool, path string) string {
 	switch runtime.GOOS {
 	case "linux":
 		if user {
-			return "journalctl --user-unit " + serviceName + " -f"
+			return "journalctl --user-unit " + installer.ServiceName + " -f"
 		}
-		return "journalctl -u " + serviceName + " -f"
+		return "journalctl -u " + installer.ServiceName + " -f"
 	case "darwin":
 		if user {
-			return "~/Library/Logs/" + serviceName + ".err.log"
+			return "~/Library/Logs/" + installer.ServiceName + ".err.log"
 		}
-		return "/var/log/" + serviceName + ".err.log"
+		return "/var/log/" + installer.ServiceName + ".err.log"
 	case "windows":
-		return "Event Viewer > Windows Logs > Application, source " + serviceName
+		return "Event Viewer > Windows Logs > Application, source " + installer.ServiceName
 	}
 	return path
 }
@@ -393,7 +377,7 @@ func serviceRun(ctx context.Context, args []string, io cmdIO) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	r, err := installer.NewRunner(installer.RunOptions{Name: serviceName, StopTimeout: df.grace + stopMargin})
+	r, err := installer.NewRunner(installer.RunOptions{Name: installer.ServiceName, StopTimeout: df.grace + stopMargin})
 	if err != nil {
 		return fmt.Errorf("service run: %w", err)
 	}
