@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	stdio "io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -47,8 +48,9 @@ var (
 )
 
 const serviceUsage = `Usage:
-  pin-clientd service install [--user] [-c config.json] [-n N] [--grace 10s] [-l level]
+  pin-clientd service install [--user] [-c config.json] [-n N] [--grace 10s] [-l level] [--start]
   pin-clientd service uninstall | start | stop | restart | status [--user]
+  (every action also takes --output FILE)
 
 install registers pin-clientd with the OS service manager (systemd, launchd, Windows
 service), started at boot (or, with --user, at your login: systemd --user, LaunchAgent),
@@ -57,6 +59,9 @@ restarted 10 s after a failure. The config path is stored as an absolute path; -
 keyring, so install copies your API secret once into a file only root/Administrators can
 read; uninstall removes the service and that file. Without --user, the other commands
 use the system service, or the user service when only that one is installed.
+install --start starts the service once installed. --output FILE runs without asking
+anything and copies what the command prints, and its error, into FILE: the desktop app
+uses it for the run it elevates through the Windows UAC prompt, whose window is hidden.
 `
 
 type serviceFlags struct {
@@ -65,6 +70,8 @@ type serviceFlags struct {
 	threads  int
 	grace    time.Duration
 	logLevel string
+	start    bool   // install: start the service once installed
+	output   string // also write the output and the error here; never ask
 }
 
 func runService(ctx context.Context, args []string, io cmdIO) error {
@@ -84,6 +91,7 @@ func runService(ctx context.Context, args []string, io cmdIO) error {
 	fs.SetOutput(io.Stderr)
 	fs.Usage = func() { fmt.Fprint(io.Stderr, serviceUsage) }
 	fs.BoolVar(&f.user, "user", false, "a per-user service (systemd --user, LaunchAgent)")
+	fs.StringVar(&f.output, "output", "", "also write the output and the error to this file, and never ask (the app's elevated run)")
 	if action == "install" {
 		for _, n := range []string{"c", "config"} {
 			fs.StringVar(&f.config, n, "config.json", "config file")
@@ -95,6 +103,7 @@ func runService(ctx context.Context, args []string, io cmdIO) error {
 		for _, n := range []string{"l", "log-level"} {
 			fs.StringVar(&f.logLevel, n, "", "log level of the service")
 		}
+		fs.BoolVar(&f.start, "start", false, "start the service once installed")
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -102,6 +111,28 @@ func runService(ctx context.Context, args []string, io cmdIO) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("service %s: unexpected argument %q; run `pin-clientd service -h`", action, fs.Arg(0))
 	}
+	if f.output == "" {
+		return serviceAction(action, f, io)
+	}
+	out, err := os.OpenFile(f.output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("service %s: --output: %w", action, err)
+	}
+	oio := io
+	oio.Stdout, oio.Stderr = stdio.MultiWriter(io.Stdout, out), stdio.MultiWriter(io.Stderr, out)
+	oio.Stdin = strings.NewReader("")
+	oio.IsTerminal = func() bool { return false }
+	err = serviceAction(action, f, oio)
+	if err != nil {
+		fmt.Fprintln(out, "pin-clientd:", err)
+	}
+	if cerr := out.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("service %s: --output: %w", action, cerr)
+	}
+	return err
+}
+
+func serviceAction(action string, f serviceFlags, io cmdIO) error {
 	switch action {
 	case "install":
 		return serviceInstall(f, io)
@@ -213,7 +244,14 @@ func serviceInstall(f serviceFlags, io cmdIO) error {
 	} else if err := systemServiceSecret(cfg, cfgPath, io); err != nil {
 		return err
 	}
-	fmt.Fprintf(io.Stdout, "Start it now with: pin-clientd service start%s\n", userFlag(f.user))
+	if f.start {
+		if err := m.Start(); err != nil {
+			return fmt.Errorf("service install: installed, but starting it failed: %w", adminHint(err, f.user))
+		}
+		fmt.Fprintf(io.Stdout, "Started the %s service.\n", m.Platform())
+	} else {
+		fmt.Fprintf(io.Stdout, "Start it now with: pin-clientd service start%s\n", userFlag(f.user))
+	}
 	if f.user && runtime.GOOS == "linux" {
 		fmt.Fprintln(io.Stdout, "It starts when you log in; to keep it running while you are logged out: loginctl enable-linger $USER")
 	}
