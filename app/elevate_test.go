@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pin-client/pin-client/installer"
 	"github.com/pin-client/pin-client/internal/config"
 )
 
@@ -180,5 +181,12 @@ func TestRunDaemonElevated(t *testing.T) {
 	runElevated = fake(1, nil, "pin-clientd: service uninstall: Access is denied.; run it as Administrator\n")
 	if _, err := runDaemonElevated(context.Background(), "pin-clientd.exe", elevatedUninstallArgs(), "remove it"); err == nil || err.Error() != "remove it: service uninstall: Access is denied.; run it as Administrator" {
 		t.Errorf("failed: %v", err)
+	}
+}
+
+// TestAppService: the app's own service is the user one where user services exist.
+func TestAppService(t *testing.T) {
+	if !appService("user") || appService("system") != !installer.UserServices() {
+		t.Errorf("appService: user %v, system %v", appService("user"), appService("system"))
 	}
 }

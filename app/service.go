@@ -135,7 +135,7 @@ func (u *UI) doRemove() {
 		return
 	}
 	a := u.remote
-	ours := a != nil && a.info.Kind == present.KindService && a.info.Scope != "system"
+	ours := a != nil && a.info.Kind == present.KindService && appService(a.info.Scope)
 	online := u.fa.Preferences().Bool(prefWantOnline)
 	if ours {
 		online = u.last.State != core.StateOffline
@@ -283,4 +283,11 @@ func serviceCheckHint() string {
 		return "check it with `pin-clientd service status` and its log (Event Viewer > Windows Logs > Application, source " + installer.ServiceName + ")"
 	}
 	return "check it with `pin-clientd service status --user` and its log (`journalctl --user -u " + installer.ServiceName + "` on Linux)"
+}
+
+// appService reports whether a background service of this scope (control.ScopeUser or
+// ScopeSystem) is the kind this app installs and removes: the user service, or on
+// Windows, which has no user services, the system service.
+func appService(scope string) bool {
+	return scope != "system" || !installer.UserServices()
 }
