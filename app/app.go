@@ -249,7 +249,7 @@ func (u *UI) menuEnv() present.MenuEnv {
 	}
 	if e := u.engineShown(); e.Attached() {
 		env.Attached = e.Name()
-		env.ServiceInstalled = env.ServiceInstalled || e.Kind == present.KindService && e.Scope != "system"
+		env.ServiceInstalled = env.ServiceInstalled || e.Kind == present.KindService && appService(e.Scope)
 	}
 	if a := u.opts.Autostart; a != nil && a.Supported() {
 		env.AutostartSupported = true

@@ -9,11 +9,9 @@ import (
 	"github.com/pin-client/pin-client/backends/detect"
 	"github.com/pin-client/pin-client/core/protocol"
 	"github.com/pin-client/pin-client/internal/config"
+	"github.com/pin-client/pin-client/internal/nodecheck"
 	"github.com/pin-client/pin-client/internal/secret"
 )
-
-// serviceName is the daemon's service name (pin-clientd service install).
-const serviceName = "pin-clientd"
 
 // Defaults are the real collaborators: the relay engine run by internal/host, the control
 // API client that finds a running engine, the OS keyring, local server detection, the
@@ -97,19 +95,12 @@ func Detect(ctx context.Context) []Found {
 	return out
 }
 
-// ProbeNode checks a node's backend for the Test button: its chat models
-// (detect.Probe) and what is wrong with it, with fixes (detect.CheckNode).
+// ProbeNode checks a node's backend for the Test button (nodecheck.Check): its chat
+// models and what is wrong with it, with fixes.
 func ProbeNode(ctx context.Context, n config.Node) Probe {
-	var p Probe
-	if s, err := detect.Probe(ctx, n.InferenceURI, detect.Options{}); err == nil {
-		for _, m := range s.ChatModels() {
-			p.Models = append(p.Models, m.Name)
-		}
-	}
-	for i, pr := range detect.CheckNode(ctx, n.InferenceURI, n.APIMode, detect.Options{}) {
-		if i == 0 && pr.Severity == detect.SevError {
-			p.Blocking = true
-		}
+	r := nodecheck.Check(ctx, n, detect.Options{})
+	p := Probe{Models: r.ChatModels(), Blocking: !r.OK()}
+	for _, pr := range r.Problems {
 		p.Problems = append(p.Problems, pr.String())
 	}
 	return p

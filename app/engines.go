@@ -178,7 +178,7 @@ func (u *UI) attach(f *found) {
 	a := &attached{r: f.r, info: f.info, cancel: cancel, since: u.opts.Now()}
 	u.remote = a
 	u.heldRetried = false
-	if f.info.Kind == present.KindService && f.info.Scope != "system" {
+	if f.info.Kind == present.KindService && appService(f.info.Scope) {
 		u.svcInstalled = true
 	}
 	u.log.Info("showing a running engine", "kind", f.info.Kind, "scope", f.info.Scope, "pid", f.info.PID,
@@ -226,7 +226,7 @@ func (u *UI) remoteGone(a *attached) {
 		})
 		return
 	}
-	if a.info.Kind == present.KindService && a.info.Scope != "system" && u.svcInstalled && u.opts.Installer != nil {
+	if a.info.Kind == present.KindService && appService(a.info.Scope) && u.svcInstalled && u.opts.Installer != nil {
 		u.awaitService()
 		return
 	}

@@ -34,6 +34,10 @@ func (u *UI) installService() {
 		"Only one engine may serve your operator account at a time, so this app hands over: " +
 		"its running jobs finish, it stops its own engine, then the service starts and connects. " +
 		"You may be asked for your password."
+	if !installer.UserServices() {
+		msg = strings.TrimSuffix(msg, "You may be asked for your password.") +
+			"Windows asks for an administrator's permission (the UAC prompt): the service is a system service."
+	}
 	d := dialog.NewConfirm("Install background service", msg, func(ok bool) {
 		if ok {
 			u.doInstall()
@@ -92,7 +96,7 @@ func (u *UI) doInstall() {
 					return
 				}
 				if err != nil {
-					u.showError(fmt.Errorf("%s But the service %w; check it with `pin-clientd service status --user` and its log (`journalctl --user -u pin-clientd` on Linux)", what, err))
+					u.showError(fmt.Errorf("%s But the service %w; %s", what, err, serviceCheckHint()))
 					u.find(false, true)
 					return
 				}
@@ -131,7 +135,7 @@ func (u *UI) doRemove() {
 		return
 	}
 	a := u.remote
-	ours := a != nil && a.info.Kind == present.KindService && a.info.Scope != "system"
+	ours := a != nil && a.info.Kind == present.KindService && appService(a.info.Scope)
 	online := u.fa.Preferences().Bool(prefWantOnline)
 	if ours {
 		online = u.last.State != core.StateOffline
@@ -170,17 +174,19 @@ func (u *UI) doRemove() {
 // `pin-clientd service install --user`, then `service start --user`: the daemon's
 // installer package writes the unit (systemd --user, LaunchAgent) and handles the secret
 // for it. A user service needs no elevation and reads the same keyring as this app, so
-// the app prefers it to a system service; on Windows, which has no user services, the
-// error names the elevated command to run instead.
+// the app prefers it to a system service. Windows has no user services: there the app
+// installs (and removes) the system service through the UAC prompt, in one elevated
+// run of `pin-clientd.exe service install … --start` (elevate.go).
 // The service runs as many jobs at once (-n) as the nodes' capacities add up to, as the
 // app's own engine does.
 type DaemonInstaller struct {
 	Daemon string // path of pin-clientd; "": next to this app, then $PATH
 }
 
-// Installed implements ServiceInstaller: the user service is installed, running or not.
+// Installed implements ServiceInstaller: the service this app installs (the user
+// service; on Windows the system service) is installed, running or not.
 func (d DaemonInstaller) Installed() bool {
-	m, err := installer.New(installer.Options{Name: serviceName, User: true})
+	m, _, err := installer.Find(installer.Options{Name: installer.ServiceName, User: installer.UserServices()})
 	return err == nil && m.Installed()
 }
 
@@ -193,6 +199,9 @@ func (d DaemonInstaller) Uninstall(ctx context.Context) (string, error) {
 		if daemon, err = findDaemon(); err != nil {
 			return "", err
 		}
+	}
+	if !installer.UserServices() { // Windows: the system service, through the UAC prompt
+		return runDaemonElevated(ctx, daemon, elevatedUninstallArgs(), "remove the background service")
 	}
 	args := []string{"service", "uninstall", "--user"}
 	out, err := exec.CommandContext(ctx, daemon, args...).CombinedOutput()
@@ -211,8 +220,12 @@ func (d DaemonInstaller) Install(ctx context.Context, configPath string, cfg *co
 			return "", err
 		}
 	}
-	if runtime.GOOS == "windows" {
-		return "", fmt.Errorf("install the service from an Administrator prompt: %q service install -c %q", daemon, configPath)
+	if !installer.UserServices() { // Windows: a system service, through the UAC prompt
+		what, err := runDaemonElevated(ctx, daemon, elevatedInstallArgs(configPath, cfg), "install the background service")
+		if err != nil {
+			return "", err
+		}
+		return what + " Started.", nil
 	}
 	install := []string{"service", "install", "--user", "-c", configPath, "-n", strconv.Itoa(threads(cfg))}
 	out, err := exec.CommandContext(ctx, daemon, install...).CombinedOutput()
@@ -262,4 +275,19 @@ func lastLine(b []byte, err error) string {
 		return err.Error()
 	}
 	return s
+}
+
+// serviceCheckHint says how to look at the installed service and its log.
+func serviceCheckHint() string {
+	if !installer.UserServices() {
+		return "check it with `pin-clientd service status` and its log (Event Viewer > Windows Logs > Application, source " + installer.ServiceName + ")"
+	}
+	return "check it with `pin-clientd service status --user` and its log (`journalctl --user -u " + installer.ServiceName + "` on Linux)"
+}
+
+// appService reports whether a background service of this scope (control.ScopeUser or
+// ScopeSystem) is the kind this app installs and removes: the user service, or on
+// Windows, which has no user services, the system service.
+func appService(scope string) bool {
+	return scope != "system" || !installer.UserServices()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/pin-client/pin-client/backends"
@@ -49,11 +50,56 @@ type Problem struct {
 
 func (p Problem) String() string { return p.Message + "; fix: " + p.Fix }
 
-// CheckNode probes a configured node (its inferenceUri and apiMode) and returns its
-// problems, most severe first; none means it looks ready. As in the original daemon any
-// apiMode other than "openai" is treated as "ollama". It returns by opts.Timeout like
-// Probe and never sends a chat request.
-func CheckNode(ctx context.Context, uri, apiMode string, opts Options) []Problem {
+// Report is what Check learnt about one configured backend.
+type Report struct {
+	// Server is what answered there (Kind KindUnknown when nothing known did).
+	Server Server `json:"server"`
+	// Models are the names of all models the server lists (what the node registers
+	// with), sorted; nil when the list could not be read.
+	Models []string `json:"models"`
+	// Problems are what is wrong, most severe first, each with its fix; none: ready.
+	Problems []Problem `json:"problems,omitempty"`
+}
+
+// OK reports whether the node can serve: no SevError problem.
+func (r Report) OK() bool { return r.Err() == "" }
+
+// Err is the problem that stops the node from serving, as one line with its fix
+// ("message; fix: ..."), or "" when none does.
+func (r Report) Err() string {
+	if len(r.Problems) > 0 && r.Problems[0].Severity == SevError {
+		return r.Problems[0].String()
+	}
+	return ""
+}
+
+// ChatModels are the names of the models that chat (no embedding models), sorted.
+func (r Report) ChatModels() []string {
+	if r.Models == nil {
+		return nil
+	}
+	var out []string
+	for _, m := range r.Server.ChatModels() {
+		out = append(out, m.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Check is the one backend check of pin-client (the engine's node check, `pin-clientd
+// status`, selftest, the app's Test button): it probes a configured node's backend (its
+// inferenceUri and apiMode; opts.APIKey for a server that wants one) once and returns
+// what answered, its models and its problems in plain words with the fix. As in the
+// original daemon any apiMode other than "openai" is treated as "ollama". It returns by
+// opts.Timeout like Probe and never sends a chat request.
+func Check(ctx context.Context, uri, apiMode string, opts Options) Report {
+	var r Report
+	r.Problems = checkNode(ctx, uri, apiMode, opts, &r)
+	return r
+}
+
+// checkNode is Check's problems; it fills r's Server and Models from its probe.
+func checkNode(ctx context.Context, uri, apiMode string, opts Options, r *Report) []Problem {
 	var probs []Problem
 	add := func(code string, sev Severity, model, fix, format string, args ...any) {
 		probs = append(probs, Problem{Code: code, Severity: sev, Model: model, Message: fmt.Sprintf(format, args...), Fix: fix})
@@ -81,6 +127,14 @@ func CheckNode(ctx context.Context, uri, apiMode string, opts Options) []Problem
 	}
 
 	s, err := Probe(ctx, base.String(), opts)
+	r.Server = s
+	if err == nil && s.Err == nil {
+		r.Models = []string{}
+		for _, m := range s.Models {
+			r.Models = append(r.Models, m.Name)
+		}
+		slices.Sort(r.Models)
+	}
 	switch {
 	case errors.Is(err, backends.ErrUnreachable):
 		add(CodeUnreachable, SevError, "", "start the LLM server (e.g. `ollama serve`, or the server in LM Studio's Developer tab), or correct inferenceUri; `pin-clientd detect` lists the servers it finds",

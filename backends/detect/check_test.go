@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-func TestCheckNode(t *testing.T) {
+func TestCheck(t *testing.T) {
 	ollamaCPU := fakeServer(t, ollamaRoutes(0), "")            // llama3.2:3b loaded, size_vram 0
 	ollamaSplit := fakeServer(t, ollamaRoutes(1500000000), "") // half in VRAM
 	ollamaGPU := fakeServer(t, ollamaRoutes(3000000000), "")   // all in VRAM
@@ -70,7 +70,7 @@ func TestCheckNode(t *testing.T) {
 			opts, _ := testOptions(t, m)
 			opts.Timeout = 300 * time.Millisecond
 			opts.GPU = func() Tri { return tt.gpu }
-			got := CheckNode(context.Background(), tt.uri, tt.mode, opts)
+			got := Check(context.Background(), tt.uri, tt.mode, opts).Problems
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %d problems %v, want %d", len(got), got, len(tt.want))
 			}
@@ -87,12 +87,44 @@ func TestCheckNode(t *testing.T) {
 	}
 }
 
-func TestCheckNodeModelOnCPUNamesTheModel(t *testing.T) {
+func TestCheckModelOnCPUNamesTheModel(t *testing.T) {
 	srv := fakeServer(t, ollamaRoutes(0), "")
 	opts, _ := testOptions(t, dialMap{"127.0.0.1:11434": hostOf(srv)})
 	opts.GPU = func() Tri { return Yes }
-	got := CheckNode(context.Background(), "http://127.0.0.1:11434", "ollama", opts)
+	got := Check(context.Background(), "http://127.0.0.1:11434", "ollama", opts).Problems
 	if len(got) != 1 || got[0].Model != "llama3.2:3b" || !strings.Contains(got[0].Message, "llama3.2:3b runs on the CPU") {
 		t.Fatalf("got %+v", got)
+	}
+}
+
+// TestCheckReport: one probe gives the models (all for registration, chat ones for
+// people), OK and the one-line error with its fix.
+func TestCheckReport(t *testing.T) {
+	srv := fakeServer(t, ollamaRoutes(3000000000), "")
+	opts, _ := testOptions(t, dialMap{"127.0.0.1:11434": hostOf(srv)})
+	opts.Timeout = 300 * time.Millisecond
+	r := Check(context.Background(), "http://127.0.0.1:11434", "ollama", opts)
+	if !r.OK() || r.Err() != "" || r.Server.Kind != KindOllama {
+		t.Errorf("ready server: ok %v err %q kind %s", r.OK(), r.Err(), r.Server.Kind)
+	}
+	if got := strings.Join(r.Models, ","); got != "llama3.2:3b,nomic-embed-text:latest,qwen3:8b" {
+		t.Errorf("models %s", got)
+	}
+	if got := strings.Join(r.ChatModels(), ","); got != "llama3.2:3b,qwen3:8b" {
+		t.Errorf("chat models %s", got)
+	}
+
+	// Nothing listens: not OK, no models, one line naming the fix.
+	r = Check(context.Background(), "http://127.0.0.1:9", "ollama", opts)
+	if r.OK() || r.Models != nil || r.ChatModels() != nil {
+		t.Errorf("unreachable: ok %v models %v", r.OK(), r.Models)
+	}
+	if e := r.Err(); !strings.Contains(e, "nothing listens at http://127.0.0.1:9; fix: start the LLM server") || strings.Contains(e, "\n") {
+		t.Errorf("unreachable: %q", e)
+	}
+	// A warning alone keeps the node OK.
+	r = Report{Problems: []Problem{{Severity: SevWarning, Message: "m", Fix: "f"}}}
+	if !r.OK() || r.Err() != "" {
+		t.Errorf("warning only: ok %v err %q", r.OK(), r.Err())
 	}
 }

@@ -12,7 +12,7 @@
 //     DefaultTimeout). It returns within that deadline even when ports are closed or a
 //     listener accepts connections and never answers.
 //   - Probe identifies the server at one URL and returns an error saying why it could not.
-//   - CheckNode probes a configured node and lists its problems in plain words with the
+//   - Check probes a configured node and lists its problems in plain words with the
 //     fix (unreachable, apiMode that does not match the server, no models, a model running
 //     on the CPU although a GPU exists).
 //   - WriteTable prints Scan results for people.
@@ -242,11 +242,11 @@ var (
 	ErrAuthRequired = errors.New("requires an API token")
 	// ErrNotLLMServer: something answered HTTP, but no LLM server API this package knows.
 	ErrNotLLMServer = fmt.Errorf("does not answer any known LLM server API: %w", backends.ErrBadResponse)
-	// ErrBadURL: the URL given to Probe or CheckNode is not an http(s) base URL.
+	// ErrBadURL: the URL given to Probe or Check is not an http(s) base URL.
 	ErrBadURL = errors.New("not an http(s) URL")
 )
 
-// Options tune Scan, Probe and CheckNode. The zero value is ready to use.
+// Options tune Scan, Probe and Check. The zero value is ready to use.
 type Options struct {
 	// Hosts to scan (names or IP addresses, no scheme or port). Empty: DefaultHosts.
 	Hosts []string
@@ -272,7 +272,7 @@ type Options struct {
 	// Getenv reads OLLAMA_NUM_PARALLEL and OLLAMA_HOST. Nil: os.Getenv.
 	Getenv func(string) string
 	// GPU reports whether the machine running the server has a GPU the server could use.
-	// Nil: LocalGPU for a loopback server, Unknown otherwise. Only CheckNode uses it.
+	// Nil: LocalGPU for a loopback server, Unknown otherwise. Only Check uses it.
 	GPU func() Tri
 }
 

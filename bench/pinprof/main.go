@@ -25,11 +25,11 @@ import (
 	"syscall"
 
 	"github.com/pin-client/pin-client/backends/auto"
-	"github.com/pin-client/pin-client/backends/detect"
 	"github.com/pin-client/pin-client/core"
 	"github.com/pin-client/pin-client/core/protocol"
 	"github.com/pin-client/pin-client/internal/config"
 	"github.com/pin-client/pin-client/internal/logging"
+	"github.com/pin-client/pin-client/internal/nodecheck"
 )
 
 func main() {
@@ -76,14 +76,8 @@ func run(ctx context.Context) error {
 	eng, err := core.New(core.Options{
 		Config: cfg, Secret: protocol.NewSecret(sec), SecretSource: "PIN_API_SECRET",
 		Threads: *threads, NewBackend: auto.Backend(log), NewSpeaker: auto.Speaker(log),
-		CheckNode: func(ctx context.Context, n config.Node) []core.NodeProblem {
-			var out []core.NodeProblem
-			for _, p := range detect.CheckNode(ctx, n.InferenceURI, n.APIMode, detect.Options{Logger: log}) {
-				out = append(out, core.NodeProblem{Severity: string(p.Severity), Message: p.Message, Fix: p.Fix})
-			}
-			return out
-		},
-		Logger: log,
+		CheckNode: nodecheck.For(log),
+		Logger:    log,
 	})
 	if err != nil {
 		return err

@@ -54,7 +54,7 @@ func TestFakeSpeaksToTheRealAdapter(t *testing.T) {
 	if res.Incomplete || res.Usage == nil || res.Usage.CompletionTokens != n {
 		t.Errorf("result incomplete=%v usage=%+v; want complete with %d completion tokens", res.Incomplete, res.Usage, n)
 	}
-	for _, p := range detect.CheckNode(ctx, f.URL, config.APIModeOpenAI, detect.Options{}) {
+	for _, p := range detect.Check(ctx, f.URL, config.APIModeOpenAI, detect.Options{}).Problems {
 		if p.Severity == detect.SevError {
 			t.Errorf("node check error on the fake: %s (%s)", p.Message, p.Fix)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/pin-client/pin-client/backends/auto"
 	"github.com/pin-client/pin-client/core"
 	"github.com/pin-client/pin-client/core/control"
+	"github.com/pin-client/pin-client/installer"
 	"github.com/pin-client/pin-client/internal/config"
 	"github.com/pin-client/pin-client/internal/enginelock"
 	"github.com/pin-client/pin-client/internal/host"
@@ -113,7 +114,7 @@ func runEngine(ctx context.Context, args []string, io cmdIO, kind, scope string)
 			if reloadFrom != f.config { // a reload of the service's credential copy
 				fh, err := os.Open(reloadFrom)
 				if err != nil {
-					return core.Options{}, fmt.Errorf("the service cannot read %s from inside its sandbox (%v): restart it instead (`sudo systemctl restart %s`: systemd hands it a fresh copy; running jobs get --grace to finish)", reloadFrom, errors.Unwrap(err), serviceName)
+					return core.Options{}, fmt.Errorf("the service cannot read %s from inside its sandbox (%v): restart it instead (`sudo systemctl restart %s`: systemd hands it a fresh copy; running jobs get --grace to finish)", reloadFrom, errors.Unwrap(err), installer.ServiceName)
 				}
 				fh.Close()
 			}

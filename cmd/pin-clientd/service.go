@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	stdio "io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -24,8 +25,6 @@ import (
 func init() {
 	subcommands["service"] = subcommand{run: runService, summary: "run pin-clientd as an OS service: install [--user] | uninstall | start | stop | restart | status"}
 }
-
-const serviceName = "pin-clientd"
 
 // stopMargin is added to the drain grace for the service manager's stop deadline, so a
 // drain that uses its whole grace still exits cleanly before the manager kills it.
@@ -49,8 +48,9 @@ var (
 )
 
 const serviceUsage = `Usage:
-  pin-clientd service install [--user] [-c config.json] [-n N] [--grace 10s] [-l level]
+  pin-clientd service install [--user] [-c config.json] [-n N] [--grace 10s] [-l level] [--start]
   pin-clientd service uninstall | start | stop | restart | status [--user]
+  (every action also takes --output FILE)
 
 install registers pin-clientd with the OS service manager (systemd, launchd, Windows
 service), started at boot (or, with --user, at your login: systemd --user, LaunchAgent),
@@ -59,6 +59,9 @@ restarted 10 s after a failure. The config path is stored as an absolute path; -
 keyring, so install copies your API secret once into a file only root/Administrators can
 read; uninstall removes the service and that file. Without --user, the other commands
 use the system service, or the user service when only that one is installed.
+install --start starts the service once installed. --output FILE runs without asking
+anything and copies what the command prints, and its error, into FILE: the desktop app
+uses it for the run it elevates through the Windows UAC prompt, whose window is hidden.
 `
 
 type serviceFlags struct {
@@ -67,6 +70,8 @@ type serviceFlags struct {
 	threads  int
 	grace    time.Duration
 	logLevel string
+	start    bool   // install: start the service once installed
+	output   string // also write the output and the error here; never ask
 }
 
 func runService(ctx context.Context, args []string, io cmdIO) error {
@@ -86,6 +91,7 @@ func runService(ctx context.Context, args []string, io cmdIO) error {
 	fs.SetOutput(io.Stderr)
 	fs.Usage = func() { fmt.Fprint(io.Stderr, serviceUsage) }
 	fs.BoolVar(&f.user, "user", false, "a per-user service (systemd --user, LaunchAgent)")
+	fs.StringVar(&f.output, "output", "", "also write the output and the error to this file, and never ask (the app's elevated run)")
 	if action == "install" {
 		for _, n := range []string{"c", "config"} {
 			fs.StringVar(&f.config, n, "config.json", "config file")
@@ -97,6 +103,7 @@ func runService(ctx context.Context, args []string, io cmdIO) error {
 		for _, n := range []string{"l", "log-level"} {
 			fs.StringVar(&f.logLevel, n, "", "log level of the service")
 		}
+		fs.BoolVar(&f.start, "start", false, "start the service once installed")
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -104,6 +111,28 @@ func runService(ctx context.Context, args []string, io cmdIO) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("service %s: unexpected argument %q; run `pin-clientd service -h`", action, fs.Arg(0))
 	}
+	if f.output == "" {
+		return serviceAction(action, f, io)
+	}
+	out, err := os.OpenFile(f.output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("service %s: --output: %w", action, err)
+	}
+	oio := io
+	oio.Stdout, oio.Stderr = stdio.MultiWriter(io.Stdout, out), stdio.MultiWriter(io.Stderr, out)
+	oio.Stdin = strings.NewReader("")
+	oio.IsTerminal = func() bool { return false }
+	err = serviceAction(action, f, oio)
+	if err != nil {
+		fmt.Fprintln(out, "pin-clientd:", err)
+	}
+	if cerr := out.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("service %s: --output: %w", action, cerr)
+	}
+	return err
+}
+
+func serviceAction(action string, f serviceFlags, io cmdIO) error {
 	switch action {
 	case "install":
 		return serviceInstall(f, io)
@@ -116,7 +145,7 @@ func runService(ctx context.Context, args []string, io cmdIO) error {
 // serviceOptions are the installer options for this binary; user selects the unit kind.
 func serviceOptions(user bool, io cmdIO) installer.Options {
 	return installer.Options{
-		Name:        serviceName,
+		Name:        installer.ServiceName,
 		DisplayName: "PIN Client",
 		Description: "PIN Client relay daemon (pin-clientd)",
 		User:        user,
@@ -207,7 +236,7 @@ func serviceInstall(f serviceFlags, io cmdIO) error {
 	}
 	where := m.Path()
 	if where == "" {
-		where = serviceName
+		where = installer.ServiceName
 	}
 	fmt.Fprintf(io.Stdout, "Installed the %s service %s (config %s, -n %d).\n", m.Platform(), where, cfgPath, f.threads)
 	if f.user {
@@ -215,7 +244,14 @@ func serviceInstall(f serviceFlags, io cmdIO) error {
 	} else if err := systemServiceSecret(cfg, cfgPath, io); err != nil {
 		return err
 	}
-	fmt.Fprintf(io.Stdout, "Start it now with: pin-clientd service start%s\n", userFlag(f.user))
+	if f.start {
+		if err := m.Start(); err != nil {
+			return fmt.Errorf("service install: installed, but starting it failed: %w", adminHint(err, f.user))
+		}
+		fmt.Fprintf(io.Stdout, "Started the %s service.\n", m.Platform())
+	} else {
+		fmt.Fprintf(io.Stdout, "Start it now with: pin-clientd service start%s\n", userFlag(f.user))
+	}
 	if f.user && runtime.GOOS == "linux" {
 		fmt.Fprintln(io.Stdout, "It starts when you log in; to keep it running while you are logged out: loginctl enable-linger $USER")
 	}
@@ -283,21 +319,7 @@ func userServiceSecret(cfg *config.Config, cfgPath string, io cmdIO) {
 // pickManager returns the manager for an installed service: the user one with --user;
 // without it the system one, or the user one when only that is installed.
 func pickManager(user bool, io cmdIO) (installer.Manager, bool, error) {
-	m, err := installer.New(serviceOptions(user, io))
-	if err != nil || user {
-		return m, user, err
-	}
-	if m.Installed() {
-		return m, false, nil
-	}
-	um, err := installer.New(serviceOptions(true, io))
-	if err != nil {
-		return m, false, nil // no user services here (Windows)
-	}
-	if um.Installed() {
-		return um, true, nil
-	}
-	return m, false, nil
+	return installer.Find(serviceOptions(user, io))
 }
 
 func serviceControl(action string, f serviceFlags, io cmdIO) error {
@@ -364,16 +386,16 @@ func logHint(user bool, path string) string {
 	switch runtime.GOOS {
 	case "linux":
 		if user {
-			return "journalctl --user-unit " + serviceName + " -f"
+			return "journalctl --user-unit " + installer.ServiceName + " -f"
 		}
-		return "journalctl -u " + serviceName + " -f"
+		return "journalctl -u " + installer.ServiceName + " -f"
 	case "darwin":
 		if user {
-			return "~/Library/Logs/" + serviceName + ".err.log"
+			return "~/Library/Logs/" + installer.ServiceName + ".err.log"
 		}
-		return "/var/log/" + serviceName + ".err.log"
+		return "/var/log/" + installer.ServiceName + ".err.log"
 	case "windows":
-		return "Event Viewer > Windows Logs > Application, source " + serviceName
+		return "Event Viewer > Windows Logs > Application, source " + installer.ServiceName
 	}
 	return path
 }
@@ -393,7 +415,7 @@ func serviceRun(ctx context.Context, args []string, io cmdIO) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	r, err := installer.NewRunner(installer.RunOptions{Name: serviceName, StopTimeout: df.grace + stopMargin})
+	r, err := installer.NewRunner(installer.RunOptions{Name: installer.ServiceName, StopTimeout: df.grace + stopMargin})
 	if err != nil {
 		return fmt.Errorf("service run: %w", err)
 	}

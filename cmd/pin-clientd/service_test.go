@@ -298,3 +298,53 @@ func mustGetwd(t *testing.T) string {
 	}
 	return wd
 }
+
+// TestServiceInstallStartOutput is the desktop app's elevated run on Windows, here
+// through systemd: install --start starts the service, and --output gets everything the
+// command printed and its error, without asking anything on a terminal.
+func TestServiceInstallStartOutput(t *testing.T) {
+	f, cfg, calls := serviceEnv(t)
+	f.terminal = true
+	f.stdin = strings.NewReader(string(testSecret) + "\n") // must not be read
+	ctx := context.Background()
+	out := filepath.Join(t.TempDir(), "out.txt")
+	if err := os.WriteFile(out, []byte("stale\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := runService(ctx, []string{"install", "-c", cfg, "--start", "--output", out}, f.io()); err != nil {
+		t.Fatal(err)
+	}
+	sameCalls(t, calls(), "daemon-reload", "enable pin-clientd.service", "start pin-clientd.service")
+	got, _ := os.ReadFile(out)
+	for _, want := range []string{"Installed the systemd (system) service", "no API secret found", "Started the systemd (system) service."} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("--output lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(string(got), "stale") || strings.Contains(string(got), "Start it now") {
+		t.Errorf("--output:\n%s", got)
+	}
+	if fileExists(filepath.Join(systemRoot, "etc", "pin-client", "pin-clientd.secret")) {
+		t.Error("--output read a secret from the terminal")
+	}
+
+	// A failure lands in the file too, as the last line.
+	err := runService(ctx, []string{"install", "-c", cfg, "--output", out}, f.io())
+	if err == nil {
+		t.Fatal("second install: no error")
+	}
+	got, _ = os.ReadFile(out)
+	if last := strings.TrimSpace(string(got)); !strings.HasSuffix(last, "pin-clientd: "+err.Error()) {
+		t.Errorf("--output after a failure:\n%s", got)
+	}
+	if err := runService(ctx, []string{"uninstall", "--output", out}, f.io()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = os.ReadFile(out); !strings.HasPrefix(string(got), "Uninstalled the systemd (system) service.") {
+		t.Errorf("uninstall --output:\n%s", got)
+	}
+	if err := runService(ctx, []string{"status", "--output", filepath.Join(t.TempDir(), "no", "dir")}, f.io()); err == nil || !strings.Contains(err.Error(), "--output") {
+		t.Errorf("unwritable --output: %v", err)
+	}
+	f.assertNoSecret(t)
+}

@@ -9,12 +9,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/pin-client/pin-client/backends/auto"
+	"github.com/pin-client/pin-client/backends/detect"
 	"github.com/pin-client/pin-client/core"
 	"github.com/pin-client/pin-client/internal/config"
 	"github.com/pin-client/pin-client/internal/nodecheck"
@@ -129,28 +128,19 @@ func checkStatus(ctx context.Context, path string, io cmdIO) *statusReport {
 	}
 	rep.Gateway = map[string]any{"serverUrl": cfg.ServerURL, "transport": cfg.Transport}
 	rep.Nodes = make([]statusNode, len(cfg.Nodes))
-	check := nodecheck.For(nil)
 	var wg sync.WaitGroup
 	for i, n := range cfg.Nodes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sn := statusNode{Alias: n.Alias, URL: n.InferenceURI, APIMode: n.APIMode, OK: true}
-			models, err := auto.New(n, nil).Models(ctx)
-			sn.Models = slices.Sorted(slices.Values(models))
-			for _, p := range check(ctx, n) {
-				if p.Severity == "error" {
-					sn.OK = false
-				}
-				line := p.Severity + ": " + p.Message
+			r := nodecheck.Check(ctx, n, detect.Options{})
+			sn := statusNode{Alias: n.Alias, URL: n.InferenceURI, APIMode: n.APIMode, Models: r.Models, OK: r.OK()}
+			for _, p := range r.Problems {
+				line := string(p.Severity) + ": " + p.Message
 				if p.Fix != "" {
 					line += ": " + p.Fix
 				}
 				sn.Problems = append(sn.Problems, line)
-			}
-			if err != nil && sn.OK { // the check found nothing wrong, yet listing failed
-				sn.OK = false
-				sn.Problems = append(sn.Problems, "error: cannot list models: "+err.Error())
 			}
 			rep.Nodes[i] = sn
 		}()

@@ -65,9 +65,7 @@ func startDaemon(bin, dir, secret string, args []string, logPath string) (*daemo
 		cmd.Env = append(cmd.Env, k+"="+p)
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// The kernel sends SIGKILL to the daemon if the soak dies first, so an interrupted
-	// run leaves nothing reconnecting in the background.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start pin-clientd: %w", err)

@@ -6,7 +6,7 @@
 //
 // For each node it
 //
-//  1. checks the backend (backends/detect.CheckNode: nothing listening, apiMode not
+//  1. checks the backend (internal/nodecheck.Check: nothing listening, apiMode not
 //     matching the server, no models, a model on the CPU) and -n / capacity against a
 //     local Ollama's OLLAMA_NUM_PARALLEL;
 //  2. starts the engine with only that node and waits until it registers;
@@ -49,6 +49,7 @@ import (
 	"github.com/pin-client/pin-client/core/pintest"
 	"github.com/pin-client/pin-client/core/protocol"
 	"github.com/pin-client/pin-client/internal/config"
+	"github.com/pin-client/pin-client/internal/nodecheck"
 )
 
 // Defaults for Options.
@@ -357,10 +358,11 @@ func (r *runner) engine(gw *pintest.Gateway, nc config.Node, secret string) (*co
 	})
 }
 
-// check runs detect.CheckNode; only, if not nil, keeps the problems with those codes.
+// check runs the node check (nodecheck.Check); only, if not nil, keeps the problems
+// with those codes.
 func (r *runner) check(ctx context.Context, nc config.Node, only []string) []Problem {
 	var out []Problem
-	for _, p := range detect.CheckNode(ctx, nc.InferenceURI, nc.APIMode, r.opts.Detect) {
+	for _, p := range nodecheck.Check(ctx, nc, r.opts.Detect).Problems {
 		if only != nil && !slices.Contains(only, p.Code) {
 			continue
 		}
