@@ -45,7 +45,7 @@ PKG_ARCH  ?= $(shell $(GO) env GOARCH)
 # would start the Debian revision), e.g. 3.0.0+v3.0.0.5.gabc1234.dirty.
 PKG_VERSION := $(subst -,.,$(VERSION))
 
-.PHONY: help all build build-daemon build-gui sysdeps-gui run demo run-daemon test fuzz bench lint cross \
+.PHONY: help all build build-daemon build-gui sysdeps-gui run demo run-daemon test fuzz bench lint vet-cross cross \
         package windows deb rpm deb-test dist screenshots e2e keyring-test ci clean soak soak-quick
 
 help: ## list targets
@@ -87,11 +87,16 @@ bench: ## relay benchmark, direct vs relayed, both transports at RTT 0 and 50 ms
 # Pinned staticcheck, run through the module proxy (no global install).
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
+vet-cross: ## go vet for windows and darwin of every package that builds without cgo (the Fyne GUI needs cgo: make windows builds it for Windows; macOS needs a Mac)
+	@pkgs=$$($(GO) list -f '{{.ImportPath}} {{join .Deps " "}} ' ./... | grep -v ' fyne.io/fyne/v2 ' | cut -d' ' -f1); \
+	for os in windows darwin; do echo "go vet GOOS=$$os ($$(echo $$pkgs | wc -w) packages)"; GOOS=$$os $(GO) vet $$pkgs || exit 1; done
+
 lint: ## gofmt must list nothing; go vet and staticcheck (pinned) must pass; shell and node scripts must parse
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*')); \
 	if [ -n "$$out" ]; then echo "gofmt: these files need 'gofmt -w':"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	@$(MAKE) --no-print-directory vet-cross
 	@for f in .ci/run $$(find .ci e2e scripts -name '*.sh' 2>/dev/null); do bash -n $$f || exit 1; done
 	@if command -v node >/dev/null; then for f in $$(find e2e -name '*.mjs' -not -path '*/node_modules/*'); do node --check $$f || exit 1; done; fi
 
