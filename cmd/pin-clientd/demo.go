@@ -83,7 +83,7 @@ func demoRun(ctx context.Context, f demoFlags, w io.Writer, log *slog.Logger) er
 		defer cancel()
 	}
 	out := &lockedWriter{w: w}
-	out.printf("PIN Client demo — %s\n", demo.Banner)
+	out.printf("PIN Client %s\n", demo.Banner)
 	if !f.builtIn {
 		out.printf("looking for a local LLM server…\n")
 	}
