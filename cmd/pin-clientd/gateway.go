@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/pin-client/pin-client/core/pintest"
-	"github.com/pin-client/pin-client/core/protocol"
 	"github.com/pin-client/pin-client/internal/secret"
 	"github.com/pin-client/pin-client/internal/selftest"
 )
@@ -68,7 +67,7 @@ Prints the credentials to give pin-clientd; runs until Ctrl-C.
 	}
 	opts := pintest.Options{ClientID: clientID, Logger: log}
 	if interview {
-		opts.InterviewOnRegister, opts.Grade = devInterview, devGrade
+		opts.InterviewOnRegister, opts.Grade = selftest.GatewayInterview, selftest.GatewayGrader("local gateway")
 	}
 	generated := secretFile == ""
 	if generated {
@@ -126,50 +125,4 @@ func newDevSecret() string {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b) // never fails (Go 1.24+)
 	return "pin_sk_local_" + hex.EncodeToString(b)
-}
-
-// devInterview interviews a registered node with the self-test's prompts on its
-// interviewModel, else its first chat model; a node without models is not interviewed
-// (as on the real gateway).
-func devInterview(n pintest.Node) *protocol.InterviewRequest {
-	model := n.InterviewModel
-	for _, m := range n.Models {
-		if model == "" && !strings.HasPrefix(m, "tts:") {
-			model = m
-		}
-	}
-	if model == "" {
-		return nil
-	}
-	req := &protocol.InterviewRequest{NodeID: n.ID, Model: model, TimeoutMs: 120000}
-	for _, p := range selftest.DefaultPrompts {
-		req.Prompts = append(req.Prompts, protocol.Prompt{ID: p.ID, Prompt: p.Prompt, MaxTokens: 16})
-	}
-	return req
-}
-
-// devGrade grades with the self-test's rule (normalised exact match) and the published
-// thresholds, and answers INTERVIEW_COMPLETE.
-func devGrade(req *protocol.InterviewRequest, res *protocol.InterviewResult) protocol.Message {
-	expect := map[string]string{}
-	for _, p := range selftest.DefaultPrompts {
-		expect[p.ID] = p.Expect
-	}
-	ok, tokens, ms := 0, 0, int64(0)
-	for _, r := range res.Results {
-		if r.Error == "" && selftest.Correct(expect[r.PromptID], r.Response) {
-			ok++
-		}
-		tokens += r.TokensGenerated
-		ms += r.TotalMs
-	}
-	acc, tps := 0.0, 0.0
-	if n := len(req.Prompts); n > 0 {
-		acc = 100 * float64(ok) / float64(n)
-	}
-	if ms > 0 {
-		tps = float64(tokens) * 1000 / float64(ms)
-	}
-	return &protocol.InterviewComplete{InterviewID: res.InterviewID, NodeID: req.NodeID, Tier: selftest.Tier(acc, tps),
-		Accuracy: acc, TokensPerSec: tps, Reason: fmt.Sprintf("%d of %d answers correct (local gateway)", ok, len(req.Prompts))}
 }

@@ -188,30 +188,30 @@ func TestGatewayRefusesNonLoopback(t *testing.T) {
 }
 
 func TestDevInterviewAndGrade(t *testing.T) {
-	if devInterview(pintest.Node{ID: "n1", Models: []string{"tts:x"}}) != nil {
+	if selftest.GatewayInterview(pintest.Node{ID: "n1", Models: []string{"tts:x"}}) != nil {
 		t.Fatal("a node without chat models must not be interviewed")
 	}
-	req := devInterview(pintest.Node{ID: "n1", Models: []string{"tts:x", "llama3:8b", "qwen3:4b"}})
+	req := selftest.GatewayInterview(pintest.Node{ID: "n1", Models: []string{"tts:x", "llama3:8b", "qwen3:4b"}})
 	if req == nil || req.Model != "llama3:8b" || len(req.Prompts) != len(selftest.DefaultPrompts) {
 		t.Fatalf("interview = %+v", req)
 	}
-	if r := devInterview(pintest.Node{ID: "n1", Models: []string{"a"}, InterviewModel: "b"}); r.Model != "b" {
+	if r := selftest.GatewayInterview(pintest.Node{ID: "n1", Models: []string{"a"}, InterviewModel: "b"}); r.Model != "b" {
 		t.Fatalf("interviewModel not preferred: %s", r.Model)
 	}
 	res := &protocol.InterviewResult{InterviewID: "iv"}
 	for _, p := range selftest.DefaultPrompts {
 		res.Results = append(res.Results, protocol.PromptResult{PromptID: p.ID, Response: p.Expect + ".", TotalMs: 100, TokensGenerated: 3})
 	}
-	c := devGrade(req, res).(*protocol.InterviewComplete)
+	c := selftest.GatewayGrader("local gateway")(req, res).(*protocol.InterviewComplete)
 	if c.Tier != "verified" || c.Accuracy != 100 || c.TokensPerSec != 30 || c.NodeID != "n1" {
 		t.Fatalf("grade = %+v", c)
 	}
 	res.Results[0].Response = "Lyon"
-	if c := devGrade(req, res).(*protocol.InterviewComplete); c.Tier != "standard" || c.Accuracy < 83 || c.Accuracy > 84 {
+	if c := selftest.GatewayGrader("local gateway")(req, res).(*protocol.InterviewComplete); c.Tier != "standard" || c.Accuracy < 83 || c.Accuracy > 84 {
 		t.Fatalf("grade with 1 wrong = %+v", c)
 	}
 	res.Results[1].Error = "boom"
-	if c := devGrade(req, res).(*protocol.InterviewComplete); c.Tier != "failed" {
+	if c := selftest.GatewayGrader("local gateway")(req, res).(*protocol.InterviewComplete); c.Tier != "failed" {
 		t.Fatalf("grade with 2 wrong = %+v", c)
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/pin-client/pin-client/core/protocol"
 	"github.com/pin-client/pin-client/internal/config"
 	"github.com/pin-client/pin-client/internal/nodecheck"
+	"github.com/pin-client/pin-client/internal/selftest"
 )
 
 // Banner marks every demo surface: the window title, the dashboard header, the tray
@@ -150,7 +151,7 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 	d.secret = protocol.NewSecret(sec)
 	gw, err := pintest.Listen("127.0.0.1:0", pintest.Options{
 		ClientID: clientID, Secret: sec, Logger: o.Logger,
-		InterviewOnRegister: interview, Grade: grade,
+		InterviewOnRegister: selftest.GatewayInterview, Grade: selftest.GatewayGrader("demo gateway"),
 		QueueTimeout: 2 * time.Minute,
 	})
 	if err != nil {
