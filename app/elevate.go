@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/pin-client/pin-client/app/autostart"
 	"github.com/pin-client/pin-client/internal/config"
 )
 
@@ -60,7 +61,7 @@ func runDaemonElevated(ctx context.Context, daemon string, args []string, what s
 // command failed (its last output line, which names the fix). nil when it succeeded.
 // shown is the command as the user could type it in an Administrator prompt.
 func elevatedResult(what, daemon string, shown []string, code uint32, err error, output string) error {
-	cmd := quoteWindowsArgs(append([]string{daemon}, shown...))
+	cmd := autostart.RunValue(append([]string{daemon}, shown...))
 	switch {
 	case errors.Is(err, errorCancelled):
 		return fmt.Errorf("%s: the administrator prompt was declined, so nothing changed; choose it again and answer Yes, or run %s from an Administrator prompt", what, cmd)
@@ -75,40 +76,4 @@ func elevatedResult(what, daemon string, shown []string, code uint32, err error,
 		return fmt.Errorf("%s failed (exit status %d); run %s from an Administrator prompt to see why", what, code, cmd)
 	}
 	return nil
-}
-
-// quoteWindowsArgs joins args into one Windows command line that CommandLineToArgvW
-// (and so every Go and C program) splits back into the same words: a word with a space,
-// tab, newline or quote, or an empty one, is quoted; backslashes are doubled only where
-// they precede a quote.
-func quoteWindowsArgs(args []string) string {
-	words := make([]string, len(args))
-	for i, a := range args {
-		words[i] = quoteWindowsArg(a)
-	}
-	return strings.Join(words, " ")
-}
-
-func quoteWindowsArg(s string) string {
-	if s != "" && !strings.ContainsAny(s, " \t\n\v\"") {
-		return s
-	}
-	var b strings.Builder
-	b.WriteByte('"')
-	slashes := 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			slashes++
-		case '"':
-			b.WriteString(strings.Repeat(`\`, slashes+1))
-			slashes = 0
-		default:
-			slashes = 0
-		}
-		b.WriteByte(s[i])
-	}
-	b.WriteString(strings.Repeat(`\`, slashes))
-	b.WriteByte('"')
-	return b.String()
 }

@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/windows"
+
+	"github.com/pin-client/pin-client/app/autostart"
 )
 
 // shellExecuteInfo is SHELLEXECUTEINFOW.
@@ -53,7 +55,7 @@ func runAsAdmin(ctx context.Context, exe string, args []string) (uint32, error) 
 	if err != nil {
 		return 0, err
 	}
-	params, err := windows.UTF16PtrFromString(quoteWindowsArgs(args))
+	params, err := windows.UTF16PtrFromString(autostart.RunValue(args))
 	if err != nil {
 		return 0, err
 	}

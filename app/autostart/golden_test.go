@@ -332,3 +332,28 @@ func TestRegistryOutsideWindows(t *testing.T) {
 		t.Errorf("SetEnabled without a registry: %v", err)
 	}
 }
+
+// Command lines with the arguments the elevated service install passes (a config path
+// with spaces, a temp file, a UNC path) split back into the same words.
+func TestWindowsCommandLine(t *testing.T) {
+	for in, want := range map[string]string{
+		`plain`:                    `plain`,
+		`C:\Users\ann\config.json`: `C:\Users\ann\config.json`,
+		`C:\Users\Ann Lee\PIN Client\config.json`: `"C:\Users\Ann Lee\PIN Client\config.json"`,
+		``:                `""`,
+		`say "hi"`:        `"say \"hi\""`,
+		`dir with space\`: `"dir with space\\"`,
+		`a\"b`:            `"a\\\"b"`,
+		"tab\there":       "\"tab\there\"",
+	} {
+		if got := windowsArg(in); got != want {
+			t.Errorf("windowsArg(%q) = %s, want %s", in, got, want)
+		}
+	}
+	words := []string{"service", "install", "-c", `C:\Users\Ann Lee\AppData\Roaming\PIN Client\config.json`, "", `q"u"o\te`,
+		`trailing\\`, `x \\" y`, "-n", "4", "--start", "--output", `C:\Users\Ann Lee\AppData\Local\Temp\pin-clientd-1.txt`, `\\server\share\a b\`}
+	line := RunValue(words)
+	if got := splitWindows(line); strings.Join(got, "\x00") != strings.Join(words, "\x00") {
+		t.Errorf("%s splits into\n%q, want\n%q", line, got, words)
+	}
+}

@@ -55,9 +55,10 @@ func (r *RunKey) SetEnabled(on bool) error {
 	return nil
 }
 
-// RunValue is the Run value's data: argv as one Windows command line, each argument
-// quoted the way CommandLineToArgvW and the C runtime split it back (the rules of
-// syscall.EscapeArg): an argument with a space, tab or quote (or an empty one) goes in
+// RunValue is the Run value's data, and any Windows command line the app builds (the
+// elevated `pin-clientd service install`): argv as one line, each argument quoted the
+// way CommandLineToArgvW and the C runtime split it back (the rules of
+// syscall.EscapeArg): an argument with whitespace or a quote (or an empty one) goes in
 // double quotes, a quote inside is written \", and backslashes are doubled only where
 // they precede a quote.
 func RunValue(argv []string) string {
@@ -69,7 +70,7 @@ func RunValue(argv []string) string {
 }
 
 func windowsArg(a string) string {
-	if a != "" && !strings.ContainsAny(a, " \t\"") {
+	if a != "" && !strings.ContainsAny(a, " \t\n\v\"") {
 		return a
 	}
 	var b strings.Builder
