@@ -248,7 +248,14 @@ func (s *session) startInference(m *protocol.InferenceRequest) {
 		timeout = streamTimeout
 	}
 	s.log.Debug("job queued", "tag", "inference", "n", num, "request_id", m.RequestID, "model", p.Model, "node", n.cfg.Alias, "stream", p.Stream)
-	s.launch(m.RequestID, rep, n, timeout, fail, func(j *job) { j.runInference(num, p) })
+	run := func(j *job) { j.runInference(num, p) }
+	if len(m.Payload) >= bigPayload {
+		run = func(j *job) {
+			defer memRelease.request()
+			j.runInference(num, p)
+		}
+	}
+	s.launch(m.RequestID, rep, n, timeout, fail, run)
 }
 
 func parseInference(raw json.RawMessage) (*protocol.InferencePayload, error) {

@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -12,14 +11,19 @@ import (
 	"github.com/pin-client/pin-client/core/protocol"
 )
 
-// sseEvents runs the SSE downlink framing exactly as readLoop does (splitFrames,
+// sseEvents runs the SSE downlink framing exactly as readLoop does (frameReader,
 // framePayload, decodeDownlink) and returns each event's payload and decoded type.
 func sseEvents(r io.Reader) (payloads [][]byte, types []string, err error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), maxFrame)
-	sc.Split(splitFrames)
-	for sc.Scan() {
-		p := framePayload(sc.Bytes())
+	fr := newFrameReader(r, maxFrame)
+	for {
+		frame, ferr := fr.Next()
+		if ferr == io.EOF {
+			return payloads, types, nil
+		}
+		if ferr != nil {
+			return nil, nil, ferr
+		}
+		p := framePayload(frame)
 		if p == nil {
 			continue
 		}
@@ -34,7 +38,6 @@ func sseEvents(r io.Reader) (payloads [][]byte, types []string, err error) {
 			types = append(types, m.MsgType())
 		}
 	}
-	return payloads, types, sc.Err()
 }
 
 // referenceEvents is an independent, line-at-a-time reader of the downlink as §2.3

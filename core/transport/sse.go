@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -292,17 +291,20 @@ func (c *sseConn) readLoop(body io.ReadCloser) {
 		body.Close()
 	})
 	defer idle.Stop()
-	sc := bufio.NewScanner(readerFunc(func(p []byte) (int, error) {
+	fr := newFrameReader(readerFunc(func(p []byte) (int, error) {
 		n, err := body.Read(p)
 		if n > 0 {
 			idle.Reset(sseIdleTimeout)
 		}
 		return n, err
-	}))
-	sc.Buffer(make([]byte, 0, 64<<10), maxFrame)
-	sc.Split(splitFrames)
-	for sc.Scan() {
-		payload := framePayload(sc.Bytes())
+	}), maxFrame)
+	var err error
+	for {
+		var frame []byte
+		if frame, err = fr.Next(); err != nil {
+			break
+		}
+		payload := framePayload(frame)
 		if payload == nil {
 			continue
 		}
@@ -324,7 +326,9 @@ func (c *sseConn) readLoop(body io.ReadCloser) {
 			return
 		}
 	}
-	err := sc.Err()
+	if err == io.EOF {
+		err = nil
+	}
 	switch {
 	case silent.Load():
 		err = fmt.Errorf("nothing from the gateway for %s (no event, no keep-alive): the link is dead", sseIdleTimeout)
@@ -342,50 +346,6 @@ func (c *sseConn) readLoop(body io.ReadCloser) {
 type readerFunc func(p []byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
-
-// splitFrames is a bufio.SplitFunc cutting at the literal "\n\n" (§2.3).
-func splitFrames(data []byte, atEOF bool) (int, []byte, error) {
-	if i := bytes.Index(data, []byte("\n\n")); i >= 0 {
-		return i + 2, data[:i], nil
-	}
-	if atEOF && len(data) > 0 {
-		return len(data), data, nil
-	}
-	return 0, nil, nil
-}
-
-// framePayload returns a frame's event payload: the data lines joined by "\n", or the
-// event name when there is no data; nil when the frame carries neither (comments).
-func framePayload(frame []byte) []byte {
-	var event, data []byte
-	hasData := false
-	for len(frame) > 0 {
-		line := frame
-		if i := bytes.IndexByte(frame, '\n'); i >= 0 {
-			line, frame = frame[:i], frame[i+1:]
-		} else {
-			frame = nil
-		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		switch {
-		case bytes.HasPrefix(line, []byte("data: ")):
-			if hasData {
-				data = append(data, '\n')
-			}
-			data = append(data, line[len("data: "):]...)
-			hasData = true
-		case bytes.HasPrefix(line, []byte("event: ")):
-			event = line[len("event: "):]
-		}
-	}
-	if len(data) > 0 {
-		return data
-	}
-	if len(event) > 0 {
-		return append([]byte(nil), event...)
-	}
-	return nil
-}
 
 // coalesce merges each request's consecutive INFERENCE_CHUNKs of the same kind into
 // one, keeping the first index, up to MaxCoalesce bytes of delta (§10.3). On the SSE

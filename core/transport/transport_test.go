@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -50,18 +49,20 @@ func TestFramePayload(t *testing.T) {
 func TestDownlinkSplitAnywhere(t *testing.T) {
 	stream := "event: message\ndata: {\"type\":\"AUTH_SUCCESS\",\"operator_id\":\"op\"}\n\n: keepalive\n\n" +
 		"event: message\ndata: {\"type\":\"INFERENCE_REQUEST\",\"request_id\":\"r1\",\"payload\":{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"héllo ✓ 日本\"}]}}\n\n"
-	parse := func(r *bufio.Scanner) []string {
+	parse := func(r io.Reader) []string {
 		var out []string
-		for r.Scan() {
-			if p := framePayload(r.Bytes()); p != nil {
+		fr := newFrameReader(r, maxFrame)
+		for {
+			frame, err := fr.Next()
+			if err != nil {
+				return out
+			}
+			if p := framePayload(frame); p != nil {
 				out = append(out, string(p))
 			}
 		}
-		return out
 	}
-	sc := bufio.NewScanner(strings.NewReader(stream))
-	sc.Split(splitFrames)
-	want := parse(sc)
+	want := parse(strings.NewReader(stream))
 	if len(want) != 2 {
 		t.Fatalf("events = %q", want)
 	}
@@ -70,9 +71,7 @@ func TestDownlinkSplitAnywhere(t *testing.T) {
 		if i > 1 {
 			r = &splitReader{s: stream, at: i}
 		}
-		sc := bufio.NewScanner(r)
-		sc.Split(splitFrames)
-		got := parse(sc)
+		got := parse(r)
 		if strings.Join(got, "|") != strings.Join(want, "|") {
 			t.Fatalf("split at %d: %q", i, got)
 		}

@@ -57,6 +57,9 @@ func startDaemon(bin, dir, secret string, args []string, logPath string) (*daemo
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "PIN_API_SECRET=" + secret}
+	if v, ok := os.LookupEnv("GODEBUG"); ok { // e.g. GODEBUG=gctrace=1 to see the daemon's heap in its log
+		cmd.Env = append(cmd.Env, "GODEBUG="+v)
+	}
 	for _, k := range []string{"XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR"} {
 		p := filepath.Join(dir, strings.ToLower(k))
 		if err := os.MkdirAll(p, 0o700); err != nil {
