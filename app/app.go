@@ -367,7 +367,7 @@ func (u *UI) action(item present.Item) func() {
 // toggle goes online when offline and offline (draining first) otherwise, on whichever
 // engine is shown.
 func (u *UI) toggle() {
-	if u.last.State == core.StateOffline && !u.last.Paused { // paused: the toggle reads "Go offline"
+	if u.last.State == core.StateOffline && !u.last.Paused { // paused: the toggle reads "Stay offline"
 		u.goOnline()
 	} else {
 		u.goOffline()

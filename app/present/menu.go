@@ -67,7 +67,7 @@ func Menu(s core.Status, env MenuEnv, now time.Time) []MenuItem {
 	toggle := MenuItem{Item: ItemToggle, Label: "Go offline", Enabled: true}
 	switch {
 	case s.Paused && s.State == core.StateOffline:
-		toggle = MenuItem{Item: ItemToggle, Label: "Go offline", Enabled: true} // stays offline after the pause
+		toggle = MenuItem{Item: ItemToggle, Label: "Stay offline", Enabled: true} // cancels the resume: offline after the pause
 	case !env.Configured:
 		toggle = MenuItem{Item: ItemToggle, Label: "Go online (finish setup first)"}
 	case s.State == core.StateOffline:

@@ -31,9 +31,9 @@ func TestMenuPause(t *testing.T) {
 		{"pausing while jobs finish", core.Status{State: core.StateDraining, InFlight: 2, Paused: true, PauseReason: core.ReasonPausedByYou}, ready,
 			with("PIN Client: Pausing…", "-", "Going offline…", "Resume +")},
 		{"paused by the schedule", core.Status{State: core.StateOffline, Paused: true, PauseReason: owner.ReasonSchedule, PausedUntil: morning}, ready,
-			with("PIN Client: Paused until "+owner.When(morning, local)+" — outside your serving hours", "-", "Go offline +", "Resume +")},
+			with("PIN Client: Paused until "+owner.When(morning, local)+" — outside your serving hours", "-", "Stay offline +", "Resume +")},
 		{"paused until resumed", core.Status{State: core.StateOffline, Paused: true, PauseReason: core.ReasonPausedByYou}, ready,
-			with("PIN Client: Paused until you resume — paused by you", "-", "Go offline +", "Resume +")},
+			with("PIN Client: Paused until you resume — paused by you", "-", "Stay offline +", "Resume +")},
 		{"not before setup", core.Status{State: core.StateOnline}, MenuEnv{AutostartSupported: true},
 			[]string{"PIN Client: Online", "-", "Go online (finish setup first)", "Open setup +", "-", "Start at login +", "Install background service…", "-", "Quit +"}},
 	} {
