@@ -121,7 +121,7 @@ package: ## the desktop app as a Linux package (dist/*.tar.xz) with the pinned f
 	mv -f ./*.tar.xz $(DIST)/
 	@ls -l $(DIST)/*.tar.xz
 
-windows: ## Windows desktop app: dist/windows/pin-client.exe (GUI, icon, version, manifest) + pin-clientd.exe, checked
+windows: ## Windows desktop app: dist/windows/pin-client.exe (GUI, icon, version, manifest) + pin-clientd.exe, checked; go vet of the app for Windows
 	@command -v $(WIN_CC) >/dev/null && command -v $(WINDRES) >/dev/null || { \
 		echo "windows: $(WIN_CC) or $(WINDRES) is missing; install mingw-w64: apt-get install gcc-mingw-w64-x86-64"; exit 1; }
 	@mkdir -p $(WINDIR) $(BIN)/winres
@@ -132,6 +132,8 @@ windows: ## Windows desktop app: dist/windows/pin-client.exe (GUI, icon, version
 	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 $(GOBUILD) -o $(WINDIR)/pin-clientd.exe ./cmd/pin-clientd
 	$(GO) run ./scripts/checkpe -version '$(VERSION)' $(WINDIR)/pin-client.exe
 	$(GO) run ./scripts/checkpe -console $(WINDIR)/pin-clientd.exe
+	@echo "go vet GOOS=windows of the desktop app (cgo through $(WIN_CC)), tests included"
+	CC=$(WIN_CC) CGO_ENABLED=1 GOOS=windows GOARCH=amd64 $(GO) vet . ./app/...
 
 deb: build ## Linux .deb (both binaries, .desktop, icon, systemd unit) into dist/ with nfpm
 	@mkdir -p $(DIST)

@@ -137,11 +137,16 @@ func demoHeader(u *UI) fyne.CanvasObject {
 		l.Hide()
 		return l
 	}
-	title := widget.NewLabelWithStyle(u.opts.Banner, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	title.Importance = widget.WarningImportance
-	note := widget.NewLabel(u.opts.BannerNote)
-	note.Wrapping = fyne.TextWrapWord
-	return container.NewVBox(container.NewHBox(widget.NewIcon(theme.InfoIcon()), title), note, widget.NewSeparator())
+	// One wrapped paragraph, the banner in bold warning colour and the note after it: the
+	// window is sized for a 768-pixel-high screen, and every line the banner takes is one
+	// the node card and the log do not get.
+	text := widget.NewRichText(
+		&widget.TextSegment{Text: u.opts.Banner + ". ", Style: widget.RichTextStyle{Inline: true,
+			ColorName: theme.ColorNameWarning, TextStyle: fyne.TextStyle{Bold: true}}},
+		&widget.TextSegment{Text: u.opts.BannerNote, Style: widget.RichTextStyleInline},
+	)
+	text.Wrapping = fyne.TextWrapWord
+	return container.NewVBox(container.NewBorder(nil, nil, widget.NewIcon(theme.InfoIcon()), nil, text), widget.NewSeparator())
 }
 
 // windowTitle is the window's title for the state summary title.

@@ -123,6 +123,8 @@ func demoTexts(o any) string {
 		switch w := x.(type) {
 		case *widget.Label:
 			b.WriteString(w.Text + "\n")
+		case *widget.RichText:
+			b.WriteString(w.String() + "\n")
 		case *widget.Card:
 			b.WriteString(w.Title + " | " + w.Subtitle + "\n")
 		case *widget.Button:
