@@ -133,7 +133,7 @@ windows: ## Windows desktop app: dist/windows/pin-client.exe (GUI, icon, version
 	$(GO) run ./scripts/checkpe -version '$(VERSION)' $(WINDIR)/pin-client.exe
 	$(GO) run ./scripts/checkpe -console $(WINDIR)/pin-clientd.exe
 	@echo "go vet GOOS=windows of the desktop app (cgo through $(WIN_CC)), tests included"
-	CC=$(WIN_CC) CGO_ENABLED=1 GOOS=windows GOARCH=amd64 $(GO) vet . ./app/...
+	CC=$(WIN_CC) CGO_ENABLED=1 GOOS=windows GOARCH=amd64 $(GO) vet -trimpath . ./app/... # -trimpath: the build above compiled the dependencies
 
 deb: build ## Linux .deb (both binaries, .desktop, icon, systemd unit) into dist/ with nfpm
 	@mkdir -p $(DIST)
