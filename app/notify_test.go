@@ -268,9 +268,19 @@ func TestThroughputRates(t *testing.T) {
 	if rates(nil, now) != nil {
 		t.Error("rates of no samples")
 	}
-	// Steps before the engine's first sample are left out (the one ending at it is in).
-	if pts := rates([]tokenSample{{now.Add(-time.Minute), 10}}, now); len(pts) != 3 {
-		t.Errorf("a minute of samples gave %d steps", len(pts))
+	// Steps before the engine's first sample are left out; the one it falls in counts
+	// from it, once 10 s of it have passed (here the step ending at it has none).
+	if pts := rates([]tokenSample{{now.Add(-time.Minute), 10}}, now); len(pts) != 2 {
+		t.Errorf("a minute of samples gave %d steps, want 2", len(pts))
+	}
+	// Attached to an engine that has served already: the first step is its rate since the
+	// first sample, not 0; under 10 s there is no rate yet.
+	busy := []tokenSample{{now.Add(-20 * time.Second), 2000}, {now.Add(-time.Second), 2400}}
+	if pts := rates(busy, now); len(pts) != 1 || pts[0].v != 20 {
+		t.Errorf("20 s after attaching: %v, want one step of 20 tok/s", pts)
+	}
+	if pts := rates([]tokenSample{{now.Add(-5 * time.Second), 2000}}, now); len(pts) != 0 {
+		t.Errorf("5 s after attaching: %v, want no rate yet", pts)
 	}
 }
 
@@ -284,6 +294,10 @@ func TestThroughputLineOnDashboard(t *testing.T) {
 	r := h.u.views.rate
 	if !slices.Contains(h.u.dash.rateSlot.Objects, fyne.CanvasObject(r.chart)) {
 		t.Fatal("the throughput line is not on the dashboard")
+	}
+	h.until("the first sample", func() bool { return len(r.samples) > 0 })
+	if r.chart.empty != "Measuring tokens/s…" || len(r.chart.series[0].pts) != 0 {
+		t.Errorf("before 10 s of samples: %q, %d points; want Measuring and none", r.chart.empty, len(r.chart.series[0].pts))
 	}
 	e := h.engine(0)
 	for i := 1; i <= 4; i++ {

@@ -15,6 +15,9 @@ import (
 const (
 	rateWindow = 10 * time.Minute
 	rateStep   = 30 * time.Second
+	// minRateSpan is the least time a rate is taken over: the step the first sample falls
+	// in counts from that sample, once it has this much of it.
+	minRateSpan = 10 * time.Second
 )
 
 // tokenSample is the engine's token counter at a time.
@@ -56,7 +59,8 @@ func (r *throughput) add(s core.Status, key string, now time.Time) {
 
 // rates are the tokens per second of each rateStep of the rateWindow that ends at
 // now (steps end at now, so the newest is never a partial one), oldest first; steps
-// before the first sample are left out.
+// before the first sample are left out, and the one it falls in is measured from it
+// (a dashboard that attaches to a busy engine must not draw its first step as 0).
 func rates(samples []tokenSample, now time.Time) []point {
 	if len(samples) == 0 {
 		return nil
@@ -80,10 +84,14 @@ func rates(samples []tokenSample, now time.Time) []point {
 		if !okE {
 			continue
 		}
-		if !okB {
-			b = samples[0].tokens
+		span := rateStep
+		if !okB { // the step the first sample falls in: its rate since that sample
+			b, span = samples[0].tokens, t.Add(rateStep).Sub(samples[0].t)
+			if span < minRateSpan {
+				continue
+			}
 		}
-		out = append(out, point{t, float64(e-b) / rateStep.Seconds()})
+		out = append(out, point{t, float64(e-b) / span.Seconds()})
 	}
 	return out
 }
@@ -105,8 +113,11 @@ func (r *throughput) draw(now time.Time) {
 	c.from, c.to, c.step = now.Add(-rateWindow), now, rateStep
 	c.series[0].pts = pts
 	c.note = ""
+	c.empty = "No tokens served in the last 10 minutes"
 	if n := len(pts); n > 0 {
 		c.note = fmt.Sprintf("now %s tok/s", count(pts[n-1].v))
+	} else if len(r.samples) > 0 {
+		c.empty = "Measuring tokens/s…" // less than minRateSpan since the first sample
 	}
 	c.Refresh()
 
