@@ -68,19 +68,32 @@ func (h *Host) closeLedger() {
 	}
 }
 
+// view is the ledger as this engine shows it: its own operator's receipts (a shared
+// state directory may hold other operators' too). Nil when the ledger is off.
+func (h *Host) view() ledger.Source {
+	s := h.led.Load()
+	if s == nil {
+		return s // a nil *Store: its methods answer ledger.ErrOff
+	}
+	h.mu.Lock()
+	id := h.clientID
+	h.mu.Unlock()
+	return s.Client(id)
+}
+
 // Jobs lists the receipts f selects, newest first.
 func (h *Host) Jobs(ctx context.Context, f ledger.Filter) ([]ledger.Receipt, error) {
-	return h.led.Load().Jobs(ctx, f)
+	return h.view().Jobs(ctx, f)
 }
 
 // Earnings groups the receipts since since by ledger.ByDay, ByNode or ByModel.
 func (h *Host) Earnings(ctx context.Context, by string, since time.Time) ([]ledger.Earning, error) {
-	return h.led.Load().Earnings(ctx, by, since)
+	return h.view().Earnings(ctx, by, since)
 }
 
 // Activity is the Activity view of the span ending now.
 func (h *Host) Activity(ctx context.Context, span time.Duration) (ledger.Activity, error) {
-	return h.led.Load().Activity(ctx, span)
+	return h.view().Activity(ctx, span)
 }
 
 var _ ledger.ActivitySource = (*Host)(nil)

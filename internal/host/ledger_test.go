@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -112,6 +113,19 @@ func TestLedgerEveryOutcome(t *testing.T) {
 	}
 	wait("iv_slow", ledger.OutcomeTimeout)
 
+	// Another operator's engine shares the state directory, and so the ledger: this
+	// engine shows only its own operator's receipts.
+	other, err := ledger.Open(ctx, ledger.Options{Path: host.LedgerPath(filepath.Join(f.dir, "state"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Record(ledger.Receipt{Time: time.Now(), ClientID: "op_other", RequestID: "other", Node: "gpu-ollama",
+		Model: "llama3:8b", Kind: ledger.KindChat, Outcome: ledger.OutcomeOK, CompletionTokens: 5})
+	all, err := other.Jobs(ctx, ledger.Filter{})
+	other.Close()
+	if err != nil || len(all) != len(want)+1 {
+		t.Fatalf("the file holds %d receipts, %v; want %d", len(all), err, len(want)+1)
+	}
 	rs, err := h.Jobs(ctx, ledger.Filter{})
 	if err != nil {
 		t.Fatal(err)

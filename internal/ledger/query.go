@@ -35,6 +35,9 @@ func (s *Store) Jobs(ctx context.Context, f Filter) ([]Receipt, error) {
 	if f.Model != "" {
 		where, args = append(where, "model = ?"), append(args, f.Model)
 	}
+	if f.ClientID != "" {
+		where, args = append(where, "client_id = ?"), append(args, f.ClientID)
+	}
 	q := selectSQL
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -77,10 +80,14 @@ func CheckBy(by string) error {
 // Earnings groups the receipts since since by local day, node or model: days oldest
 // first, nodes and models by earnings, highest first.
 func (s *Store) Earnings(ctx context.Context, by string, since time.Time) ([]Earning, error) {
+	return s.earnings(ctx, by, Filter{Since: since})
+}
+
+func (s *Store) earnings(ctx context.Context, by string, f Filter) ([]Earning, error) {
 	if err := CheckBy(by); err != nil {
 		return nil, err
 	}
-	rs, err := s.Jobs(ctx, Filter{Since: since})
+	rs, err := s.Jobs(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -137,6 +144,10 @@ func GroupEarnings(rs []Receipt, by string, loc *time.Location) []Earning {
 
 // Activity is the Activity view of the span ending now (at most MaxSpan).
 func (s *Store) Activity(ctx context.Context, span time.Duration) (Activity, error) {
+	return s.activity(ctx, span, "")
+}
+
+func (s *Store) activity(ctx context.Context, span time.Duration, clientID string) (Activity, error) {
 	if s == nil {
 		return Activity{}, ErrOff
 	}
@@ -152,7 +163,7 @@ func (s *Store) Activity(ctx context.Context, span time.Duration) (Activity, err
 	if day0.Before(since) {
 		since = day0
 	}
-	rs, err := s.Jobs(ctx, Filter{Since: since})
+	rs, err := s.Jobs(ctx, Filter{Since: since, ClientID: clientID})
 	if err != nil {
 		return Activity{}, err
 	}
@@ -232,4 +243,33 @@ func BuildActivity(rs []Receipt, from, to time.Time, loc *time.Location) Activit
 		a.Nodes[node] = pts
 	}
 	return a
+}
+
+// Client is the ledger as one operator's engine shows it: only the receipts of the jobs
+// clientID served. Engines of several operators may share a state directory, and so a
+// ledger; each shows its own operator's jobs and earnings. An empty clientID is every
+// receipt.
+func (s *Store) Client(clientID string) Source {
+	if clientID == "" {
+		return s
+	}
+	return clientView{s: s, id: clientID}
+}
+
+type clientView struct {
+	s  *Store
+	id string
+}
+
+func (v clientView) Jobs(ctx context.Context, f Filter) ([]Receipt, error) {
+	f.ClientID = v.id
+	return v.s.Jobs(ctx, f)
+}
+
+func (v clientView) Earnings(ctx context.Context, by string, since time.Time) ([]Earning, error) {
+	return v.s.earnings(ctx, by, Filter{Since: since, ClientID: v.id})
+}
+
+func (v clientView) Activity(ctx context.Context, span time.Duration) (Activity, error) {
+	return v.s.activity(ctx, span, v.id)
 }

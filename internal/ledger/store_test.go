@@ -3,6 +3,8 @@ package ledger
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -360,3 +362,36 @@ func TestRecordBoundedWait(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// Two operators' engines share a state directory: each one's view holds only its own
+// operator's receipts, in jobs, earnings and the Activity view; the Store, all of them.
+func TestClientView(t *testing.T) {
+	c := &clock{t: t0}
+	s := open(t, Options{Now: c.now})
+	for i, id := range []string{"op_a", "op_a", "op_b"} {
+		r := rc(t0.Add(-time.Duration(i+1)*time.Minute), fmt.Sprintf("r%d", i), "gpu-1", OutcomeOK, 1000, 0)
+		r.ClientID = id
+		s.Record(r)
+	}
+	ctx := context.Background()
+	a := s.Client("op_a")
+	if got, err := a.Jobs(ctx, Filter{}); err != nil || len(got) != 2 || got[0].ClientID != "op_a" || got[1].ClientID != "op_a" {
+		t.Fatalf("op_a jobs = %+v, %v", got, err)
+	}
+	if got, _ := s.Client("op_b").Jobs(ctx, Filter{ClientID: "op_a"}); len(got) != 1 || got[0].ClientID != "op_b" {
+		t.Fatalf("a view's own operator wins over the filter's: %+v", got)
+	}
+	if e, err := a.Earnings(ctx, ByNode, time.Time{}); err != nil || len(e) != 1 || e[0].Jobs != 2 {
+		t.Fatalf("op_a earnings = %+v, %v", e, err)
+	}
+	if act, err := a.Activity(ctx, time.Hour); err != nil || act.Outcomes[OutcomeOK] != 2 {
+		t.Fatalf("op_a activity outcomes = %v, %v", act.Outcomes, err)
+	}
+	if all, _ := s.Client("").Jobs(ctx, Filter{}); len(all) != 3 {
+		t.Fatalf("no operator: %d receipts, want all 3", len(all))
+	}
+	var off *Store
+	if _, err := off.Client("op_a").Jobs(ctx, Filter{}); !errors.Is(err, ErrOff) {
+		t.Fatalf("a view of no ledger: %v, want ErrOff", err)
+	}
+}

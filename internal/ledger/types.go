@@ -46,7 +46,8 @@ type Receipt struct {
 type Filter struct {
 	Since, Until time.Time
 	Node, Model  string
-	Limit        int // newest first when set
+	ClientID     string // the operator whose jobs these are (Store.Client sets it)
+	Limit        int    // newest first when set
 }
 
 // Bucket is one time slot of the Activity view and of `earnings --by day`.
