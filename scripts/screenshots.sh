@@ -160,6 +160,7 @@ cat > "$XDG_CONFIG_HOME/pin-client/config.json" <<EOF
 EOF
 PIN_API_SECRET=$GW_SECRET "$WORK/pin-client" > "$WORK/app2.log" 2>&1 &
 APP=$!
+started=$(date +%s)
 "$WORK/traytool" click "Go online"
 "$WORK/traytool" wait "Go offline"
 auth=(); [ -n "$GW_KEY" ] && auth=(-H "Authorization: Bearer $GW_KEY")
@@ -170,6 +171,9 @@ done
 for i in 1 2 3; do
   curl -fsS "${auth[@]}" -H "Content-Type: application/json" "$GW_CONSUMER/chat/completions" \
     -d "{\"model\":\"llama3.1:8b\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hello $i\"}]}" > /dev/null
+  # the throughput line measures from the first sample the dashboard saw, after 10 s:
+  # the last job ends after that, so the shot shows a rate, not "Measuring"
+  if [ "$i" = 2 ]; then while [ $(($(date +%s) - started)) -lt 11 ]; do sleep 0.5; done; fi
 done
 sleep 1.5 # the dashboard applies the last snapshot
 shoot "$OUT/dashboard.png"
