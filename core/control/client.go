@@ -73,14 +73,14 @@ func (c *Client) Path() string { return c.path }
 // Info asks the engine what it is.
 func (c *Client) Info(ctx context.Context) (Info, error) {
 	var i Info
-	err := c.getJSON(ctx, "info", &i)
+	err := c.getJSON(ctx, "info", maxLine, &i)
 	return i, err
 }
 
 // Fetch returns the engine's description and its current status in one round trip.
 func (c *Client) Fetch(ctx context.Context) (Info, core.Status, error) {
 	var b statusBody
-	if err := c.getJSON(ctx, "status", &b); err != nil {
+	if err := c.getJSON(ctx, "status", maxLine, &b); err != nil {
 		return Info{}, core.Status{}, err
 	}
 	c.remember(b.Status)
@@ -322,13 +322,14 @@ func (c *Client) do(ctx context.Context, method, path string, want int) (*http.R
 	return resp, nil
 }
 
-func (c *Client) getJSON(ctx context.Context, path string, v any) error {
+// getJSON decodes the answer to GET path, read up to limit bytes, into v.
+func (c *Client) getJSON(ctx context.Context, path string, limit int64, v any) error {
 	resp, err := c.do(ctx, http.MethodGet, path, http.StatusOK)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxLine)).Decode(v); err != nil {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, limit)).Decode(v); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

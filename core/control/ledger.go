@@ -2,10 +2,8 @@ package control
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -192,16 +190,5 @@ func (c *Client) getLedger(ctx context.Context, path string, q url.Values, v any
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	resp, err := c.do(ctx, http.MethodGet, path, http.StatusOK)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxLedgerBody)).Decode(v); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("decode the engine's %s: %w", path, err)
-	}
-	return nil
+	return c.getJSON(ctx, path, maxLedgerBody, v)
 }
