@@ -239,38 +239,32 @@ func (s *Store) writer() {
 	for {
 		select {
 		case it := <-s.in:
-			batch = append(batch[:0], it)
-		fill:
-			for len(batch) < maxBatch {
-				select {
-				case it := <-s.in:
-					batch = append(batch, it)
-				default:
-					break fill
-				}
-			}
+			batch = s.fill(append(batch[:0], it))
 			s.commit(batch)
 		case <-prune.C:
 			s.prune(context.Background())
 		case <-s.quit:
 			for { // commit what is queued, then stop
-				batch = batch[:0]
-			drain:
-				for len(batch) < maxBatch {
-					select {
-					case it := <-s.in:
-						batch = append(batch, it)
-					default:
-						break drain
-					}
-				}
-				if len(batch) == 0 {
+				if batch = s.fill(batch[:0]); len(batch) == 0 {
 					return
 				}
 				s.commit(batch)
 			}
 		}
 	}
+}
+
+// fill appends to batch what is queued now, up to maxBatch, without waiting.
+func (s *Store) fill(batch []item) []item {
+	for len(batch) < maxBatch {
+		select {
+		case it := <-s.in:
+			batch = append(batch, it)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 const insertSQL = `INSERT INTO receipts (time_ns, client_id, request_id, node, model, kind, outcome, reason,
