@@ -53,15 +53,7 @@ func TestLedgerEveryOutcome(t *testing.T) {
 		opts.Threads, opts.QueueSize, opts.Observer = 1, 1, rep
 		return opts, err
 	}
-	h, err := host.New(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, h)
-	ctx := waitCtx(t)
-	if _, err := f.gw.WaitNodes(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	h, ctx := startServing(t, f, o)
 	infer := func() *pintest.Job {
 		t.Helper()
 		j, err := f.gw.Infer(ctx, protocol.InferencePayload{Model: "llama3:8b", Stream: true, Messages: hi})
@@ -179,15 +171,7 @@ func TestLedgerUnavailableKeepsServing(t *testing.T) {
 	if err := mkdirFile(host.LedgerPath(o.StateDir)); err != nil { // a directory where the file should be
 		t.Fatal(err)
 	}
-	h, err := host.New(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, h)
-	ctx := waitCtx(t)
-	if _, err := f.gw.WaitNodes(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	h, ctx := startServing(t, f, o)
 	j, err := f.gw.Infer(ctx, protocol.InferencePayload{Model: "llama3:8b", Messages: hi})
 	if err != nil {
 		t.Fatal(err)
@@ -222,6 +206,18 @@ func TestLedgerOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := f.options(control.KindDaemon)
+	h, ctx := startServing(t, f, o)
+	if _, err := h.Activity(ctx, time.Hour); err != ledger.ErrOff {
+		t.Errorf("Activity with ledgerOff: %v, want ErrOff", err)
+	}
+	if _, err := os.Stat(host.LedgerPath(o.StateDir)); !os.IsNotExist(err) {
+		t.Errorf("ledger file with ledgerOff: %v", err)
+	}
+}
+
+// startServing runs a host of o and waits until the gateway sees its node.
+func startServing(t *testing.T, f *fixture, o host.Options) (*host.Host, context.Context) {
+	t.Helper()
 	h, err := host.New(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -231,10 +227,5 @@ func TestLedgerOff(t *testing.T) {
 	if _, err := f.gw.WaitNodes(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Activity(ctx, time.Hour); err != ledger.ErrOff {
-		t.Errorf("Activity with ledgerOff: %v, want ErrOff", err)
-	}
-	if _, err := os.Stat(host.LedgerPath(o.StateDir)); !os.IsNotExist(err) {
-		t.Errorf("ledger file with ledgerOff: %v", err)
-	}
+	return h, ctx
 }
