@@ -86,6 +86,26 @@ func startDaemon(t *testing.T, dir, cfg string, args ...string) *realDaemon {
 	return startDaemonEnv(t, dir, cfg, nil, args...)
 }
 
+// startServingDaemon runs the real binary with one Ollama node ("gpu", llama3:8b) against
+// a new pintest gateway, and waits until the gateway sees the node. The context ends
+// with the test, after 60 s at most.
+func startServingDaemon(t *testing.T) (*realDaemon, *pintest.Gateway, context.Context) {
+	t.Helper()
+	dir := t.TempDir()
+	gw := pintest.New(t, pintest.Options{})
+	be := backendtest.NewOllama(t, backendtest.Answer("a"))
+	be.SetModels("llama3:8b")
+	cfg := filepath.Join(dir, "config.json")
+	writeDaemonConfig(t, cfg, gw.URL(), [2]string{"gpu", be.URL})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	d := startDaemon(t, dir, cfg)
+	if _, err := gw.WaitNodes(ctx, 1); err != nil {
+		t.Fatal(err, d.logText())
+	}
+	return d, gw, ctx
+}
+
 // startDaemonEnv is startDaemon with extra environment variables (KEY=value).
 func startDaemonEnv(t *testing.T, dir, cfg string, extra []string, args ...string) *realDaemon {
 	t.Helper()
@@ -287,18 +307,8 @@ func TestSecondDaemonRefused(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the daemon")
 	}
-	dir := t.TempDir()
-	gw := pintest.New(t, pintest.Options{})
-	be := backendtest.NewOllama(t, backendtest.Answer("a"))
-	be.SetModels("llama3:8b")
-	cfg := filepath.Join(dir, "config.json")
-	writeDaemonConfig(t, cfg, gw.URL(), [2]string{"gpu", be.URL})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	first := startDaemon(t, dir, cfg)
-	if _, err := gw.WaitNodes(ctx, 1); err != nil {
-		t.Fatal(err, first.logText())
-	}
+	first, gw, ctx := startServingDaemon(t)
+	dir, cfg := first.dir, first.cfg
 	second := exec.CommandContext(ctx, daemonBinary(t), "-c", cfg)
 	second.Env = daemonEnv(dir)
 	out, err := second.CombinedOutput()

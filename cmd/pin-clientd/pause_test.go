@@ -1,14 +1,9 @@
 package main
 
 import (
-	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/pin-client/pin-client/backends/backendtest"
-	"github.com/pin-client/pin-client/core/pintest"
 )
 
 func TestPauseEnd(t *testing.T) {
@@ -42,18 +37,7 @@ func TestPauseEnd(t *testing.T) {
 // pause and resume on a real daemon: status says why and until when, the gateway sees
 // the operator leave, and it comes back after resume.
 func TestPauseResumeRealDaemon(t *testing.T) {
-	dir := t.TempDir()
-	gw := pintest.New(t, pintest.Options{})
-	be := backendtest.NewOllama(t, backendtest.Answer("a"))
-	be.SetModels("llama3:8b")
-	cfg := filepath.Join(dir, "config.json")
-	writeDaemonConfig(t, cfg, gw.URL(), [2]string{"gpu", be.URL})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	d := startDaemon(t, dir, cfg)
-	if _, err := gw.WaitNodes(ctx, 1); err != nil {
-		t.Fatal(err, d.logText())
-	}
+	d, gw, ctx := startServingDaemon(t)
 	out, err := d.cli(ctx, "pause", "--for", "1h", "--control-socket", d.sock)
 	if err != nil || !strings.Contains(out, "Paused pin-clientd in a terminal") || !strings.Contains(out, "reconnects by itself") {
 		t.Fatalf("pause: %v\n%s", err, out)
@@ -61,7 +45,7 @@ func TestPauseResumeRealDaemon(t *testing.T) {
 	if err := gw.Wait(ctx, func() bool { return !gw.Connected() }); err != nil {
 		t.Fatal(err)
 	}
-	out, _ = d.cli(ctx, "status", "-c", cfg, "--control-socket", d.sock)
+	out, _ = d.cli(ctx, "status", "-c", d.cfg, "--control-socket", d.sock)
 	if !strings.Contains(out, "paused   Paused until ") || !strings.Contains(out, "— paused by you") {
 		t.Errorf("status does not say paused, until when and why:\n%s", out)
 	}
