@@ -86,6 +86,30 @@ func manualAfter(h *harness) func(time.Duration, func()) stopper {
 	}
 }
 
+// timerLog holds the timers the views asked for, so a test can fire one by hand.
+type timerLog struct{ timers []*manualTimer }
+
+// recordTimers gives h's views timers that never fire by themselves, and logs them.
+func recordTimers(h *harness) *timerLog {
+	l := &timerLog{}
+	h.u.views.after = func(d time.Duration, f func()) stopper {
+		m := &manualTimer{d: d, f: f}
+		l.timers = append(l.timers, m)
+		return m
+	}
+	return l
+}
+
+// pending is the newest timer of d that was not stopped, or nil.
+func (l *timerLog) pending(d time.Duration) *manualTimer {
+	for i := len(l.timers) - 1; i >= 0; i-- {
+		if m := l.timers[i]; m.d == d && !m.stopped {
+			return m
+		}
+	}
+	return nil
+}
+
 func writeTestConfig(t *testing.T, dir string) {
 	t.Helper()
 	cfg := `{"clientId": "op_test", "serverUrl": "https://gw.example", "apiSecret": "` + testSecret + `",
@@ -304,19 +328,9 @@ func TestActivityWithoutLedger(t *testing.T) {
 
 func TestActivityRefreshesEveryMinute(t *testing.T) {
 	h, src := activityHarness(t)
-	var timers []*manualTimer
-	h.u.views.after = func(d time.Duration, f func()) stopper {
-		m := &manualTimer{d: d, f: f}
-		timers = append(timers, m)
-		return m
-	}
+	timers := recordTimers(h)
 	showActivity(t, h, 1, src)
-	var next *manualTimer
-	for _, m := range timers {
-		if m.d == activityRefresh && !m.stopped {
-			next = m
-		}
-	}
+	next := timers.pending(activityRefresh)
 	if next == nil {
 		t.Fatal("no refresh scheduled a minute on")
 	}
@@ -332,20 +346,7 @@ func TestActivityRefreshesEveryMinute(t *testing.T) {
 // minute later, and "off" is shown only when the second read finds it off too.
 func TestActivityLedgerNotOpenYet(t *testing.T) {
 	h, src := activityHarness(t)
-	var timers []*manualTimer
-	h.u.views.after = func(d time.Duration, f func()) stopper {
-		m := &manualTimer{d: d, f: f}
-		timers = append(timers, m)
-		return m
-	}
-	pending := func(d time.Duration) *manualTimer {
-		for _, m := range timers {
-			if m.d == d && !m.stopped {
-				return m
-			}
-		}
-		return nil
-	}
+	pending := recordTimers(h).pending
 	setErr := func(err error) {
 		src.mu.Lock()
 		src.err = err

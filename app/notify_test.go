@@ -175,12 +175,7 @@ func TestNotifierSendsAndHonoursSettings(t *testing.T) {
 	dir := t.TempDir()
 	writeTestConfig(t, dir)
 	h := newHarness(t, dir)
-	var timers []*manualTimer
-	h.u.views.after = func(d time.Duration, f func()) stopper {
-		m := &manualTimer{d: d, f: f}
-		timers = append(timers, m)
-		return m
-	}
+	timers := recordTimers(h)
 	sent := recordSent(h)
 	h.u.start(false)
 	h.until("engine", func() bool { return h.u.eng != nil })
@@ -227,12 +222,7 @@ func TestNotifierSendsAndHonoursSettings(t *testing.T) {
 	h.now = h.now.Add(time.Second)
 	set(func(s *core.Status) { s.Nodes[0].BackendOK, s.Nodes[0].BackendError = false, "connection refused" })
 	h.until("down shown", func() bool { return !h.u.last.Nodes[0].BackendOK })
-	var due *manualTimer
-	for _, m := range timers {
-		if m.d == backendGrace && !m.stopped {
-			due = m
-		}
-	}
+	due := timers.pending(backendGrace)
 	if due == nil {
 		t.Fatal("no re-check scheduled for the outage")
 	}
