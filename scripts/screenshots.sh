@@ -215,7 +215,7 @@ kill $SVC; wait $SVC || true
 # the 7-day window touches has its earnings. PIN_CLIENT_OPEN_TAB=activity opens the
 # window on the Activity tab, last 7 days.
 rm -f "$XDG_STATE_HOME/pin-client/ledger.db" "$XDG_STATE_HOME/pin-client/ledger.db-wal" "$XDG_STATE_HOME/pin-client/ledger.db-shm"
-"$WORK/seedledger" -days 8 "$XDG_STATE_HOME/pin-client/ledger.db" >&2
+"$WORK/seedledger" -days 8 -client-id "$GW_CLIENT" "$XDG_STATE_HOME/pin-client/ledger.db" >&2
 PIN_CLIENT_OPEN_TAB=activity PIN_API_SECRET=$GW_SECRET "$WORK/pin-client" > "$WORK/app4.log" 2>&1 &
 APP=$!
 "$WORK/traytool" wait "Quit"

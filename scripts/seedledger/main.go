@@ -2,7 +2,7 @@
 // job ledger through the ledger package, ending now. A developer tool for
 // scripts/screenshots.sh (docs/activity.png); not shipped.
 //
-//	go run ./scripts/seedledger [-days 7] PATH/ledger.db
+//	go run ./scripts/seedledger [-days 7] [-client-id op_x] PATH/ledger.db
 //
 // The file is created when missing; the receipts are added to what it holds. No engine
 // may have it open (the engine would keep serving, but stop the app or pin-clientd
@@ -23,8 +23,9 @@ import (
 
 func main() {
 	days := flag.Int("days", 7, "days of jobs to write, ending now (1-90)")
+	clientID := flag.String("client-id", "", "the operator the jobs were served for (an engine shows only its own operator's receipts)")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: seedledger [-days N] PATH/ledger.db")
+		fmt.Fprintln(os.Stderr, "usage: seedledger [-days N] [-client-id ID] PATH/ledger.db")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -32,7 +33,7 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	n, err := seed(context.Background(), flag.Arg(0), *days, time.Now(), time.Local)
+	n, err := seed(context.Background(), flag.Arg(0), *clientID, *days, time.Now(), time.Local)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "seedledger:", err)
 		os.Exit(1)
@@ -40,9 +41,9 @@ func main() {
 	fmt.Printf("seedledger: wrote %d receipts of %d days into %s\n", n, *days, flag.Arg(0))
 }
 
-// seed writes the sample receipts of the days before now into the ledger at path and
-// returns how many it wrote.
-func seed(ctx context.Context, path string, days int, now time.Time, loc *time.Location) (int, error) {
+// seed writes the sample receipts of the days before now, served for clientID, into the
+// ledger at path and returns how many it wrote.
+func seed(ctx context.Context, path, clientID string, days int, now time.Time, loc *time.Location) (int, error) {
 	if days < 1 || days > ledger.DefaultRetentionDays {
 		return 0, fmt.Errorf("-days %d: want 1 to %d (older receipts would be pruned)", days, ledger.DefaultRetentionDays)
 	}
@@ -66,6 +67,7 @@ func seed(ctx context.Context, path string, days int, now time.Time, loc *time.L
 		pending = pending[:0]
 	}
 	for _, r := range rs {
+		r.ClientID = clientID
 		d := st.Add(r)
 		if d == nil {
 			st.Close()

@@ -18,7 +18,7 @@ func TestSeedShape(t *testing.T) {
 	loc := time.FixedZone("CET", 3600)
 	now := time.Date(2026, 12, 6, 16, 20, 0, 0, loc) // a Sunday afternoon
 	path := filepath.Join(t.TempDir(), "state", ledger.FileName)
-	n, err := seed(ctx, path, 7, now, loc)
+	n, err := seed(ctx, path, "op_seed", 7, now, loc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestSeedShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	a, err := st.Activity(ctx, 7*24*time.Hour)
+	a, err := st.Client("op_seed").Activity(ctx, 7*24*time.Hour) // what that operator's engine shows
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestSeedShape(t *testing.T) {
 	}
 	// Deterministic: a second seed of the same hours writes the same receipts.
 	path2 := filepath.Join(t.TempDir(), ledger.FileName)
-	if _, err := seed(ctx, path2, 7, now, loc); err != nil {
+	if _, err := seed(ctx, path2, "op_seed", 7, now, loc); err != nil {
 		t.Fatal(err)
 	}
 	st2, err := ledger.Open(ctx, ledger.Options{Path: path2, ReadOnly: true})
@@ -98,7 +98,7 @@ func TestSeedShape(t *testing.T) {
 	}) {
 		t.Errorf("two seeds differ (%d and %d receipts; %v %v)", len(r1), len(r2), err1, err2)
 	}
-	if _, err := seed(ctx, path2, 0, now, loc); err == nil {
+	if _, err := seed(ctx, path2, "op_seed", 0, now, loc); err == nil {
 		t.Error("-days 0 accepted")
 	}
 }
